@@ -1,0 +1,3 @@
+"""Integration hub for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m hub` runs the CLI."""
+
+from hub.cli.main import main
+
+main()

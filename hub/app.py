@@ -1,0 +1,57 @@
+"""The app factory: wires routers, error handlers and start-up. Nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hub import __version__
+from hub.core.handlers import install_handlers
+from hub.core.logs import configure_logging
+from hub.core.middleware import RequestLogMiddleware
+from hub.core.runtime import Runtime, open_runtime
+from hub.core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the hub's ASGI app; pass a Runtime to reuse one already opened."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    rt = runtime or open_runtime(settings)
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if rt.invoker is not None:
+            await rt.invoker.aclose()
+        if runtime is None:
+            rt.close()
+
+    app = FastAPI(
+        title="Agent integration hub",
+        version=__version__,
+        description="Lets AI agents act on a business's accounts through MCP tools, with "
+        "credentials they never see and approvals a human gives.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = rt
+    app.state.db = rt.db
+    app.state.vault = rt.vault
+    install_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+
+    from hub.accounts.routes import router as accounts_router
+    from hub.audit.routes import router as audit_router
+    from hub.connections.routes import router as connections_router
+    from hub.core.health import router as health_router
+    from hub.registry.routes import router as registry_router
+    from hub.runs.edge import router as edge_router
+    from hub.runs.routes import router as runs_router
+
+    for r in (health_router, accounts_router, registry_router, connections_router, audit_router,
+              runs_router, edge_router):
+        app.include_router(r)
+    return app

@@ -1,0 +1,85 @@
+"""Writing and querying the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.audit.models import AuditEvent
+
+
+def record(
+    s: Session,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    *,
+    target: str | None = None,
+    integration: str | None = None,
+    run_id: str | None = None,
+    success: bool = True,
+    error_message: str | None = None,
+    ip_address: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an audit row in the caller's transaction. Never pass secret values."""
+    ev = AuditEvent(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        target=target,
+        integration=integration,
+        run_id=run_id,
+        success=success,
+        error_message=error_message,
+        ip_address=ip_address,
+        details=details or {},
+    )
+    s.add(ev)
+    return ev
+
+
+def query(
+    s: Session,
+    tenant_id: str,
+    *,
+    action: str | None = None,
+    integration: str | None = None,
+    run_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    success: bool | None = None,
+    limit: int = 50,
+    before_id: str | None = None,
+) -> list[AuditEvent]:
+    """Newest-first audit rows of one tenant, filtered; `before_id` pages backwards."""
+    q = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    if action:
+        # 'connection.' matches every connection action.
+        q = q.where(
+            AuditEvent.action.startswith(action)
+            if action.endswith(".")
+            else AuditEvent.action == action
+        )
+    if integration:
+        q = q.where(AuditEvent.integration == integration)
+    if run_id:
+        q = q.where(AuditEvent.run_id == run_id)
+    if since:
+        q = q.where(AuditEvent.created_at >= since)
+    if until:
+        q = q.where(AuditEvent.created_at < until)
+    if success is not None:
+        q = q.where(AuditEvent.success.is_(success))
+    if before_id:
+        anchor = s.get(AuditEvent, before_id)
+        if anchor is not None and anchor.tenant_id == tenant_id:
+            q = q.where(
+                (AuditEvent.created_at < anchor.created_at)
+                | ((AuditEvent.created_at == anchor.created_at) & (AuditEvent.id < anchor.id))
+            )
+    q = q.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    return list(s.scalars(q))

@@ -1,0 +1,95 @@
+"""The `hub` command."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
+from hub.cli.common import console, fail, runtime
+from hub.cli.vault_cmd import vault_app
+
+app = typer.Typer(
+    help="Integration hub for AI agents.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+registry_app = typer.Typer(help="The integration and tool catalog.", no_args_is_help=True)
+
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(vault_app, name="vault")
+app.add_typer(registry_app, name="registry")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default HUB_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default HUB_PORT or 8000)."),
+) -> None:
+    """Run the hub's API and console (migrates and seeds the registry first)."""
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.core.settings import get_settings
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    from hub.core.runtime import reconcile_on_start
+
+    with runtime() as rt:
+        reconcile_on_start(rt)
+        app_ = create_app(runtime=rt)
+        console.print(f"hub {settings.mode} mode, database {rt.db.engine.url.render_as_string()}")
+        console.print(f"API and docs: [bold]{settings.base_url}/docs[/]")
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the schema to REVISION (default: head)."""
+    from hub.db import migrate
+
+    with runtime(migrate=False, sync_registry=False) as rt:
+        migrate.upgrade(rt.db.engine, revision)
+        console.print(f"schema at {migrate.current_revision(rt.db.engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision and whether it is the newest."""
+    from hub.db import migrate
+
+    with runtime(migrate=False, sync_registry=False) as rt:
+        cur, head = migrate.current_revision(rt.db.engine), migrate.head_revision()
+        console.print(f"current {cur}, head {head}: {'up to date' if cur == head else 'behind'}")
+
+
+@registry_app.command("lint")
+def registry_lint(
+    path: str = typer.Argument(None, help="Catalog folder (default: shipped)."),
+) -> None:
+    """Check the catalog files; prints file, path and reason for each problem."""
+    from pathlib import Path
+
+    from hub.registry.lint_cmd import registry_lint as _lint
+
+    _lint(Path(path) if path else None)
+
+
+@registry_app.command("sync")
+def registry_sync() -> None:
+    """Load the catalog files into the database (done on every start too)."""
+    with runtime():
+        console.print("registry synced")
+
+
+def main() -> None:
+    """Entry point for `python -m hub`."""
+    app()
+
+
+__all__ = ["app", "fail", "main"]

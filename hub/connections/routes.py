@@ -1,0 +1,127 @@
+"""REST routes for connections."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from hub.accounts.auth import admin_only, current_caller
+from hub.accounts.service import Caller
+from hub.connections import service
+from hub.connections.models import Connection
+from hub.connections.schemas import (
+    ConnectionCreate,
+    ConnectionList,
+    ConnectionOut,
+    ConnectionUpdate,
+    CredentialHint,
+)
+from hub.db.deps import get_session
+
+router = APIRouter(prefix="/api/connections", tags=["connections"])
+
+
+def present(s: Session, request: Request, c: Connection) -> ConnectionOut:
+    """Render a connection with masked hints for secret fields, plain values otherwise."""
+    hints = service.credential_hints(s, request.app.state.vault, c)
+    creds = {k: CredentialHint(secret=True, hint=v) for k, v in hints.items()}
+    declared_plain = {k: v for k, v in c.config.items() if isinstance(v, str)}
+    for k, v in declared_plain.items():
+        creds.setdefault(k, CredentialHint(secret=False, hint=v))
+    return ConnectionOut(
+        id=c.id,
+        integration=c.integration_slug,
+        status=c.status,
+        account_label=c.account_label,
+        connected_via=c.connected_via,
+        base_url=c.base_url,
+        credentials=creds,
+        times_used_by_agent=c.times_used_by_agent,
+        last_agent_use_at=c.last_agent_use_at,
+        last_used_at=c.last_used_at,
+        last_error=c.last_error,
+        last_error_kind=c.last_error_kind,
+        last_error_at=c.last_error_at,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+@router.get("", response_model=ConnectionList)
+def list_connections(
+    request: Request, caller: Caller = Depends(current_caller), s: Session = Depends(get_session)
+) -> ConnectionList:
+    """This tenant's connections."""
+    rows = service.list_connections(s, caller.tenant_id)
+    return ConnectionList(data=[present(s, request, c) for c in rows])
+
+
+@router.post("", response_model=ConnectionOut, status_code=201)
+def create_connection(
+    body: ConnectionCreate,
+    request: Request,
+    caller: Caller = Depends(admin_only),
+    s: Session = Depends(get_session),
+) -> ConnectionOut:
+    """Connect an integration with API-key or service-account credentials."""
+    c = service.create_connection(
+        s,
+        request.app.state.vault,
+        caller.tenant_id,
+        caller.actor,
+        integration=body.integration,
+        credentials=body.credentials,
+        account_label=body.account_label,
+        base_url=body.base_url,
+        config=body.config,
+        connected_via="api",
+    )
+    return present(s, request, c)
+
+
+@router.get("/{connection_id}", response_model=ConnectionOut)
+def get_connection(
+    connection_id: str,
+    request: Request,
+    caller: Caller = Depends(current_caller),
+    s: Session = Depends(get_session),
+) -> ConnectionOut:
+    """One connection."""
+    return present(s, request, service.get_connection(s, caller.tenant_id, connection_id))
+
+
+@router.patch("/{connection_id}", response_model=ConnectionOut)
+def update_connection(
+    connection_id: str,
+    body: ConnectionUpdate,
+    request: Request,
+    caller: Caller = Depends(admin_only),
+    s: Session = Depends(get_session),
+) -> ConnectionOut:
+    """Replace credentials or change label, base URL or options."""
+    c = service.update_connection(
+        s,
+        request.app.state.vault,
+        caller.tenant_id,
+        caller.actor,
+        connection_id,
+        credentials=body.credentials,
+        account_label=body.account_label,
+        base_url=body.base_url,
+        config=body.config,
+    )
+    return present(s, request, c)
+
+
+@router.delete("/{connection_id}", status_code=204)
+def delete_connection(
+    connection_id: str,
+    request: Request,
+    caller: Caller = Depends(admin_only),
+    s: Session = Depends(get_session),
+) -> Response:
+    """Disconnect and destroy the stored credential."""
+    service.delete_connection(
+        s, request.app.state.vault, caller.tenant_id, caller.actor, connection_id
+    )
+    return Response(status_code=204)

@@ -1,0 +1,69 @@
+"""Connection request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConnectionCreate(BaseModel):
+    """POST /api/connections."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    integration: str = Field(
+        description="Integration slug, e.g. 'twilio'.", min_length=1, max_length=64
+    )
+    credentials: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Credential fields as declared by GET /api/integrations/{slug}.",
+    )
+    account_label: str = Field("", max_length=200)
+    base_url: str | None = Field(None, description="Vendor API base URL override (sandbox).")
+    config: dict[str, Any] | None = None
+
+
+class ConnectionUpdate(BaseModel):
+    """PATCH /api/connections/{id}: only the given parts change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credentials: dict[str, Any] | None = None
+    account_label: str | None = Field(None, max_length=200)
+    base_url: str | None = None
+    config: dict[str, Any] | None = None
+
+
+class CredentialHint(BaseModel):
+    """A credential field as shown: masked when secret."""
+
+    secret: bool
+    hint: str
+
+
+class ConnectionOut(BaseModel):
+    """A connection as the API shows it: never a secret value."""
+
+    id: str
+    integration: str
+    status: str
+    account_label: str
+    connected_via: str
+    base_url: str | None
+    credentials: dict[str, CredentialHint]
+    times_used_by_agent: int
+    last_agent_use_at: datetime | None
+    last_used_at: datetime | None
+    last_error: str | None
+    last_error_kind: str | None
+    last_error_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionList(BaseModel):
+    """GET /api/connections."""
+
+    data: list[ConnectionOut]

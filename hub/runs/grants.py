@@ -1,0 +1,61 @@
+"""Single-use credential grants: minted per run, redeemed once by the workflow at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.audit.service import record
+from hub.core.errors import HubError
+from hub.db.base import utcnow
+from hub.runs.models import Grant
+
+GRANT_TTL = timedelta(seconds=60)
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def mint(s: Session, tenant_id: str, run_id: str, connection_id: str) -> str:
+    """Create a grant for one run and connection; returns the raw grant (never stored)."""
+    raw = "gr_" + secrets.token_urlsafe(32)
+    s.add(Grant(token_hash=_hash(raw), tenant_id=tenant_id, run_id=run_id,
+                connection_id=connection_id, expires_at=utcnow() + GRANT_TTL))
+    return raw
+
+
+def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant:
+    """Use a grant once. Replays, expired grants and mismatched runs are refused and audited."""
+    h = _hash(raw)
+    now = utcnow()
+    # One atomic UPDATE decides: concurrent redeemers cannot both win.
+    res = s.execute(
+        update(Grant)
+        .where(Grant.token_hash == h, Grant.used_at.is_(None), Grant.expires_at > now)
+        .values(used_at=now)
+    )
+    g = s.scalar(select(Grant).where(Grant.token_hash == h))
+    if res.rowcount == 1 and g is not None and (run_id is None or run_id == g.run_id):
+        return g
+    if g is None:
+        raise HubError("unauthenticated", "Unknown credential grant.")
+    reason = ("replayed" if g.used_at is not None and res.rowcount == 0
+              else "expired" if g.expires_at <= now else "run_mismatch")
+    record(s, g.tenant_id, "edge", "grant.refused", target=g.id, run_id=g.run_id, success=False,
+           error_message=reason, ip_address=ip)
+    s.commit()  # the refusal is audited even though the request fails
+    raise HubError("forbidden", f"Credential grant refused: {reason.replace('_', ' ')}. "
+                                "Grants are single-use, valid 60 s, for one run only.")
+
+
+def purge_expired(s: Session, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete grants that expired more than `older_than` ago."""
+    from sqlalchemy import delete
+
+    res = s.execute(delete(Grant).where(Grant.expires_at < utcnow() - older_than))
+    return res.rowcount or 0

@@ -1,0 +1,101 @@
+"""REST: the tool-call mirror for non-MCP callers, run records, and the edge endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from hub.accounts.auth import current_caller, require_kind
+from hub.accounts.service import Caller
+from hub.core.errors import ERROR_STATUS
+from hub.db.deps import get_session
+from hub.runs import service
+from hub.runs.executor import execute
+
+router = APIRouter(tags=["tools"])
+agent_or_admin = require_kind("agent", "admin")
+
+
+class ToolCall(BaseModel):
+    """POST /api/tools/{name}/call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    args: dict[str, Any] = Field(default_factory=dict)
+    reasoning: str | None = Field(None, max_length=4000)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+
+class RunOut(BaseModel):
+    """A run record (arguments have secret fields redacted)."""
+
+    id: str
+    tool: str
+    provider: str | None
+    connection_id: str | None
+    workflow_version: int | None
+    caller: str
+    status: str
+    args: dict[str, Any]
+    idempotency_key: str | None
+    reasoning: str | None
+    result: dict[str, Any] | None
+    error_kind: str | None
+    error_message: str | None
+    vendor_status: int | None
+    retry_after_s: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class RunList(BaseModel):
+    """GET /api/runs."""
+
+    data: list[RunOut]
+
+
+@router.post("/api/tools/{name}/call")
+async def call_tool(
+    name: str, body: ToolCall, request: Request, caller: Caller = Depends(agent_or_admin)
+) -> JSONResponse:
+    """Call a tool as an agent would over MCP; the same checks, routing and records apply."""
+    rt = request.app.state.runtime
+    outcome = await execute(rt, caller, service.CallRequest(
+        tool=name, args=body.args, reasoning=body.reasoning,
+        idempotency_key=body.idempotency_key))
+    payload = outcome.to_dict()
+    if outcome.status == "succeeded":
+        return JSONResponse(payload)
+    err = dict(outcome.error or {})
+    status = ERROR_STATUS.get(err.get("kind", ""), 502)
+    headers = {"Retry-After": str(err["retry_after_s"])} if err.get("retry_after_s") else None
+    return JSONResponse({"error": {**err, "run_id": outcome.run_id}, **payload},
+                        status_code=status, headers=headers)
+
+
+@router.get("/api/runs", response_model=RunList, tags=["runs"])
+def list_runs(
+    status: str | None = None,
+    tool: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    caller: Caller = Depends(current_caller),
+    s: Session = Depends(get_session),
+) -> RunList:
+    """Recent runs of this tenant."""
+    rows = service.list_runs(s, caller.tenant_id, status=status, tool=tool, limit=limit)
+    return RunList(data=[RunOut.model_validate(r, from_attributes=True) for r in rows])
+
+
+@router.get("/api/runs/{run_id}", response_model=RunOut, tags=["runs"])
+def get_run(
+    run_id: str, caller: Caller = Depends(current_caller), s: Session = Depends(get_session)
+) -> RunOut:
+    """One run."""
+    return RunOut.model_validate(service.get_run(s, caller.tenant_id, run_id), from_attributes=True)

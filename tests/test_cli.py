@@ -1,0 +1,123 @@
+"""The `hub` command as a user runs it: serve, tenants, tokens, vault, master-key errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import fresh_database_url, new_master_key
+
+
+def hub(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `hub ARGS` in a subprocess with the given environment."""
+    p = subprocess.run(
+        [sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(f"hub {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def env(backend, tmp_path, pg_server):
+    url, drop = fresh_database_url(backend, tmp_path, pg_server)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    e.update(
+        {
+            "HUB_DATA_DIR": str(tmp_path / "data"),
+            "HUB_DATABASE_URL": url,
+            "HUB_LOG_FORMAT": "console",
+            "HUB_SCHEDULER_ENABLED": "false",
+        }
+    )
+    yield e
+    drop()
+
+
+def test_tenants_tokens_and_vault_lifecycle(env):
+    env["HUB_MASTER_KEY"] = new_master_key()
+    out = hub(env, "tenants", "create", "acme", "--name", "Acme Windows").stdout
+    assert "acme" in out
+    tok = hub(env, "tokens", "create", "--tenant", "acme", "--kind", "admin")
+    raw = tok.stdout.strip()
+    assert raw.startswith("hub_admin_") and "shown once" in tok.stderr
+    listed = hub(env, "tokens", "list", "--tenant", "acme").stdout
+    assert raw not in listed and raw[:14] in listed
+
+    status = hub(env, "vault", "status").stdout
+    assert "1 (current)" in status
+    assert "version 2 is now current" in hub(env, "vault", "rotate").stdout
+    refused = hub(env, "vault", "retire", "2", check=False)
+    assert refused.returncode != 0 and "current" in refused.stderr
+    assert "rewrapped" in hub(env, "vault", "rewrap").stdout
+    assert "retired" in hub(env, "vault", "retire", "1").stdout
+    assert "retired" in hub(env, "vault", "status").stdout
+
+    tok_id = [ln.split()[1] for ln in listed.splitlines() if "hub_admin_" in ln]
+    assert tok_id or "tok_" in listed
+
+
+def test_wrong_master_key_is_a_clear_error_at_start(env):
+    env["HUB_MASTER_KEY"] = new_master_key()
+    hub(env, "tenants", "create", "acme")
+    env["HUB_MASTER_KEY"] = new_master_key()
+    p = hub(env, "tenants", "list", check=False)
+    assert p.returncode == 2
+    assert "master key" in p.stderr.lower() and "Traceback" not in p.stderr
+    env["HUB_MASTER_KEY"] = "too-short"
+    p = hub(env, "tenants", "list", check=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_production_mode_refuses_to_start_without_master_key(env):
+    env["HUB_MODE"] = "production"
+    p = hub(env, "tenants", "list", check=False)
+    assert p.returncode == 2 and "HUB_MASTER_KEY" in p.stderr
+
+
+def test_local_mode_generates_a_private_master_key(env):
+    p = hub(env, "tenants", "create", "acme")
+    key = Path(env["HUB_DATA_DIR"]) / "master.key"
+    assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+    assert str(key) in p.stderr
+    hub(env, "tenants", "list")  # the generated key is reused
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_migrates_seeds_and_prints_the_url(env):
+    port = free_port()
+    env["HUB_MASTER_KEY"] = new_master_key()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None and ready.status_code == 200, "hub serve never became ready"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/docs" in out

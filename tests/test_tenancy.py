@@ -1,0 +1,66 @@
+"""Every REST route, called with another tenant's token, answers 404 and leaks nothing."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.routing import APIRoute
+
+from tests.helpers import twilio_credentials
+
+# Path parameters naming tenant-owned rows -> how to get tenant A's value.
+# Global catalog parameters (integration slug, tool name) are public by design.
+GLOBAL_PARAMS = {"slug", "name"}
+
+
+def tenant_a_values(client, a) -> dict[str, str]:
+    """Create one of each tenant-owned object for tenant A and return their ids."""
+    conn = client.post(
+        "/api/connections",
+        json={"integration": "twilio", "credentials": twilio_credentials()},
+        headers=a.h("admin"),
+    ).json()
+    tokens = client.get("/api/tokens", headers=a.h("admin")).json()
+    return {"connection_id": conn["id"], "token_id": tokens[0]["id"]}
+
+
+def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant):
+    a, b = tenant, other_tenant
+    values = tenant_a_values(client, a)
+    checked = 0
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api"):
+            continue
+        params = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+        owned = [p for p in params if p not in GLOBAL_PARAMS]
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            if not owned:
+                if method == "GET":
+                    path = route.path.format(**{p: "twilio" for p in params})
+                    r = client.get(path, headers=b.h("admin"))
+                    for v in values.values():
+                        assert v not in r.text, f"{method} {path} shows tenant A's {v}"
+                    checked += 1
+                continue
+            missing = [p for p in owned if p not in values]
+            assert not missing, f"add tenant-owned parameter {missing} of {route.path} to this test"
+            path = route.path.format(**{p: values.get(p, "twilio") for p in params})
+            r = client.request(method, path, headers=b.h("admin"), json={})
+            assert r.status_code == 404, f"{method} {path} with tenant B's token: {r.status_code}"
+            assert r.json()["error"]["kind"] == "not_found"
+            checked += 1
+    assert checked >= 8
+    # Tenant A's rows are intact after B's attempts.
+    r = client.get(f"/api/connections/{values['connection_id']}", headers=a.h("admin"))
+    assert r.status_code == 200
+    assert any(
+        t["id"] == values["token_id"] and t["revoked_at"] is None
+        for t in client.get("/api/tokens", headers=a.h("admin")).json()
+    )
+
+
+def test_lists_show_only_own_rows(client, tenant, other_tenant):
+    tenant_a_values(client, tenant)
+    assert client.get("/api/connections", headers=other_tenant.h("admin")).json()["data"] == []
+    audit = client.get("/api/audit", headers=other_tenant.h("admin")).json()["data"]
+    assert all(tenant.id not in str(row) for row in audit)

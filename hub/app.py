@@ -51,7 +51,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.runs.edge import router as edge_router
     from hub.runs.routes import router as runs_router
 
-    for r in (health_router, accounts_router, registry_router, connections_router, audit_router,
-              runs_router, edge_router):
+    for r in (
+        health_router,
+        accounts_router,
+        registry_router,
+        connections_router,
+        audit_router,
+        runs_router,
+        edge_router,
+    ):
         app.include_router(r)
     return app

@@ -79,7 +79,7 @@ def test_update_writes_the_vault(client, tenant, hub_runtime):
 
 
 def test_invalid_credentials_name_the_field_and_hide_the_value(client, tenant):
-    bad = canary("sk_nope_")
+    bad = canary("sk_nope_")  # wrong prefix: fails the pattern
     r = connect(client, tenant, "stripe", {"secret_key": bad})
     assert r.status_code == 422
     err = r.json()["error"]

@@ -4,32 +4,45 @@ from __future__ import annotations
 
 import re
 
-from fastapi.routing import APIRoute
-
-from tests.helpers import twilio_credentials
+from tests.helpers import api_routes, twilio_credentials
 
 # Path parameters naming tenant-owned rows -> how to get tenant A's value.
 # Global catalog parameters (integration slug, tool name) are public by design.
 GLOBAL_PARAMS = {"slug", "name"}
 
 
-def tenant_a_values(client, a) -> dict[str, str]:
+def tenant_a_values(client, a, rt) -> dict[str, str]:
     """Create one of each tenant-owned object for tenant A and return their ids."""
+    from hub.runs.models import Run
+
+    with rt.db.session() as s:
+        run = Run(
+            tenant_id=a.id,
+            caller="test",
+            tool="send_sms",
+            args={},
+            args_hash="0" * 64,
+            status="succeeded",
+            result={"sid": "SM1"},
+        )
+        s.add(run)
+        s.flush()
+        run_id = run.id
     conn = client.post(
         "/api/connections",
         json={"integration": "twilio", "credentials": twilio_credentials()},
         headers=a.h("admin"),
     ).json()
     tokens = client.get("/api/tokens", headers=a.h("admin")).json()
-    return {"connection_id": conn["id"], "token_id": tokens[0]["id"]}
+    return {"connection_id": conn["id"], "token_id": tokens[0]["id"], "run_id": run_id}
 
 
-def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant):
+def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant, hub_runtime):
     a, b = tenant, other_tenant
-    values = tenant_a_values(client, a)
+    values = tenant_a_values(client, a, hub_runtime)
     checked = 0
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api"):
+    for route in api_routes(app):
+        if not route.path.startswith("/api"):
             continue
         params = re.findall(r"{(\w+)(?::\w+)?}", route.path)
         owned = [p for p in params if p not in GLOBAL_PARAMS]
@@ -59,8 +72,9 @@ def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_ten
     )
 
 
-def test_lists_show_only_own_rows(client, tenant, other_tenant):
-    tenant_a_values(client, tenant)
+def test_lists_show_only_own_rows(client, tenant, other_tenant, hub_runtime):
+    tenant_a_values(client, tenant, hub_runtime)
+    assert client.get("/api/runs", headers=other_tenant.h("admin")).json()["data"] == []
     assert client.get("/api/connections", headers=other_tenant.h("admin")).json()["data"] == []
     audit = client.get("/api/audit", headers=other_tenant.h("admin")).json()["data"]
     assert all(tenant.id not in str(row) for row in audit)

@@ -111,9 +111,9 @@ class Vault:
         s.info[self._dirty_key] = True
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:  # the outermost transaction committed or rolled back
-            session.info.pop(self._dirty_key, None)
-            self._checked_at = float("-inf")  # re-read the shared ring on next use
+        # The outermost transaction committed or rolled back: re-read the shared ring next time.
+        if transaction.parent is None and session.info.pop(self._dirty_key, None):
+            self._checked_at = float("-inf")
 
     def _ring_for(self, s: Session, *, force: bool = False) -> KeyRing:
         """The ring to use in this session: cached up to reload_interval, else one query."""
@@ -146,9 +146,12 @@ class Vault:
                 f"vault_keys is empty but {orphans} credential(s) exist: the key ring was lost; "
                 "restore the vault_keys table from the backup taken with the credentials"
             )
-        self._mark_dirty(s)
+        self._mark_dirty(s)  # private to this session until it commits
         add_version(s, self._wrapping_key)
-        return self._ring_for(s)
+        ring = read_ring(s, self._wrapping_key)
+        if ring is None:
+            raise VaultError("the key ring could not be created")
+        return ring
 
     def _kek(self, s: Session, ring: KeyRing, version: int) -> bytes:
         try:

@@ -13,7 +13,7 @@ from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import Settings, get_settings
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

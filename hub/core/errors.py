@@ -54,4 +54,6 @@ class HubError(Exception):
 
 def not_found(what: str, ident: str) -> HubError:
     """A uniform 404: the same answer whether the row is missing or another tenant's."""
-    return HubError("not_found", f"No {what} with id '{ident}' exists in this tenant.")
+    # The id is not echoed: an error must never repeat a value that could be a pasted secret.
+    _ = ident
+    return HubError("not_found", f"No {what} with that id exists in this tenant.")

@@ -86,8 +86,11 @@ def reconcile_on_start(rt: Runtime) -> int:
 
     from hub.runs.service import reconcile_interrupted
 
-    grace = timedelta(0) if rt.db.url.startswith("sqlite") else timedelta(
-        seconds=rt.settings.run_timeout_s + 30)
+    grace = (
+        timedelta(0)
+        if rt.db.url.startswith("sqlite")
+        else timedelta(seconds=rt.settings.run_timeout_s + 30)
+    )
     with rt.db.session() as s:
         n = reconcile_interrupted(s, grace)
     if n:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import vault.models
 from sqlalchemy import MetaData
 
 import hub.accounts.models
@@ -10,10 +9,19 @@ import hub.audit.models
 import hub.connections.models
 import hub.n8n.models
 import hub.registry.models
+import hub.runs.models
+import vault.models
 from hub.db.base import Base
 
 
 def all_metadata() -> list[MetaData]:
     """The hub's metadata and the vault's."""
-    _ = (hub.accounts.models, hub.audit.models, hub.connections.models)
+    _ = (
+        hub.accounts.models,
+        hub.audit.models,
+        hub.connections.models,
+        hub.n8n.models,
+        hub.registry.models,
+        hub.runs.models,
+    )
     return [Base.metadata, vault.models.metadata]

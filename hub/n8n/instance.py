@@ -18,7 +18,10 @@ def get_instance(s: Session) -> N8nInstance | None:
 
 
 def register_instance(
-    s: Session, vault: Any, base_url: str, api_key: str | None = None,
+    s: Session,
+    vault: Any,
+    base_url: str,
+    api_key: str | None = None,
     owner: dict[str, str] | None = None,
 ) -> N8nInstance:
     """Record (or update) the n8n the hub uses; secrets go to the vault."""
@@ -27,16 +30,33 @@ def register_instance(
     s.add(inst)
     s.flush()
     if api_key:
-        cred = vault.put(s, tenant_id=SYSTEM_TENANT, owner_id="n8n:default", kind="api_key",
-                         fields={"api_key": api_key}, credential_id=inst.api_key_credential_id)
+        cred = vault.put(
+            s,
+            tenant_id=SYSTEM_TENANT,
+            owner_id="n8n:default",
+            kind="api_key",
+            fields={"api_key": api_key},
+            credential_id=inst.api_key_credential_id,
+        )
         inst.api_key_credential_id = cred.id
     if owner:
-        cred = vault.put(s, tenant_id=SYSTEM_TENANT, owner_id="n8n:default", kind="api_key",
-                         fields=owner, credential_id=inst.owner_credential_id)
+        cred = vault.put(
+            s,
+            tenant_id=SYSTEM_TENANT,
+            owner_id="n8n:default",
+            kind="api_key",
+            fields=owner,
+            credential_id=inst.owner_credential_id,
+        )
         inst.owner_credential_id = cred.id
     if inst.webhook_secret_credential_id is None:
-        cred = vault.put(s, tenant_id=SYSTEM_TENANT, owner_id="n8n:default", kind="webhook_secret",
-                         fields={"secret": secrets.token_urlsafe(32)})
+        cred = vault.put(
+            s,
+            tenant_id=SYSTEM_TENANT,
+            owner_id="n8n:default",
+            kind="webhook_secret",
+            fields={"secret": secrets.token_urlsafe(32)},
+        )
         inst.webhook_secret_credential_id = cred.id
     return inst
 
@@ -53,11 +73,14 @@ def api_key(s: Session, vault: Any, settings: Any) -> tuple[str, str]:
     inst = get_instance(s)
     url = settings.n8n_url or (inst.base_url if inst else None)
     key = settings.n8n_api_key or (
-        secret_of(s, vault, inst.api_key_credential_id, "api_key") if inst else None)
+        secret_of(s, vault, inst.api_key_credential_id, "api_key") if inst else None
+    )
     if not url or not key:
-        raise HubError("n8n_unavailable",
-                       "No n8n is configured: run `hub up` for a local one, or set HUB_N8N_URL "
-                       "and HUB_N8N_API_KEY for an external one.")
+        raise HubError(
+            "n8n_unavailable",
+            "No n8n is configured: run `hub up` for a local one, or set HUB_N8N_URL "
+            "and HUB_N8N_API_KEY for an external one.",
+        )
     return url.rstrip("/"), key
 
 

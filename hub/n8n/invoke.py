@@ -40,24 +40,36 @@ class WebhookInvoker:
         url = f"{self.base_url}/webhook/{path}"
         client = self._get_client()
         try:
-            resp = await client.post(url, json=body, headers=self._headers,
-                                     timeout=httpx.Timeout(timeout_s or self.timeout_s, connect=2.0))
+            resp = await client.post(
+                url,
+                json=body,
+                headers=self._headers,
+                timeout=httpx.Timeout(timeout_s or self.timeout_s, connect=2.0),
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise NotSent(f"n8n is not reachable at {self.base_url} ({type(exc).__name__})") from None
+            raise NotSent(
+                f"n8n is not reachable at {self.base_url} ({type(exc).__name__})"
+            ) from None
         except httpx.TransportError as exc:
             raise OutcomeUnknown(f"no answer from n8n ({type(exc).__name__})") from None
         if resp.status_code == 404:
-            raise NotSent(f"n8n has no active webhook {path}: deploy it with `hub workflows deploy`")
+            raise NotSent(
+                f"n8n has no active webhook {path}: deploy it with `hub workflows deploy`"
+            )
         if resp.status_code == 403:
-            raise NotSent("n8n refused the hub's webhook credential: run `hub workflows deploy` "
-                          "to re-provision it")
+            raise NotSent(
+                "n8n refused the hub's webhook credential: run `hub workflows deploy` "
+                "to re-provision it"
+            )
         try:
             data = resp.json()
         except ValueError:
             raise OutcomeUnknown(f"n8n answered {resp.status_code} without JSON") from None
         if not isinstance(data, dict) or "ok" not in data:
-            raise OutcomeUnknown(f"n8n answered {resp.status_code} outside the hub's contract "
-                                 "(workflow failed before responding)")
+            raise OutcomeUnknown(
+                f"n8n answered {resp.status_code} outside the hub's contract "
+                "(workflow failed before responding)"
+            )
         return data
 
     async def aclose(self) -> None:

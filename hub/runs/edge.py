@@ -39,18 +39,41 @@ def resolve_credentials(
     if conn is None or conn.tenant_id != g.tenant_id:
         raise HubError("not_found", "The grant's connection no longer exists.")
     if body.integration and body.integration != conn.integration_slug:
-        record(s, g.tenant_id, "edge", "grant.refused", target=g.id, run_id=g.run_id,
-               success=False, error_message="integration_mismatch", ip_address=ip)
+        record(
+            s,
+            g.tenant_id,
+            "edge",
+            "grant.refused",
+            target=g.id,
+            run_id=g.run_id,
+            success=False,
+            error_message="integration_mismatch",
+            ip_address=ip,
+        )
         s.commit()
         raise HubError("forbidden", "Credential grant refused: it is for another connection.")
     integ = get_integration(s, conn.integration_slug)
-    fields = request.app.state.vault.read(s, g.tenant_id, conn.credential_id) if (
-        conn.credential_id) else {}
-    record(s, g.tenant_id, "edge", "grant.redeemed", target=g.id, run_id=g.run_id,
-           integration=conn.integration_slug, ip_address=ip)
+    fields = (
+        request.app.state.vault.read(s, g.tenant_id, conn.credential_id)
+        if (conn.credential_id)
+        else {}
+    )
+    record(
+        s,
+        g.tenant_id,
+        "edge",
+        "grant.redeemed",
+        target=g.id,
+        run_id=g.run_id,
+        integration=conn.integration_slug,
+        ip_address=ip,
+    )
     return {
-        "connection": {"id": conn.id, "integration": conn.integration_slug,
-                       "base_url": conn.base_url or integ.definition.get("base_url"),
-                       "config": conn.config},
+        "connection": {
+            "id": conn.id,
+            "integration": conn.integration_slug,
+            "base_url": conn.base_url or integ.definition.get("base_url"),
+            "config": conn.config,
+        },
         "credentials": fields,
     }

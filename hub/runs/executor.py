@@ -27,8 +27,11 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
                 return prepare(s, caller, req, edge_url)
         except IntegrityError:
             # Two calls raced with one idempotency key: the other one holds it.
-            raise HubError("in_progress", "A call with this idempotency key is in progress; "
-                           "it will not be run twice. Retry later to get its result.") from None
+            raise HubError(
+                "in_progress",
+                "A call with this idempotency key is in progress; "
+                "it will not be run twice. Retry later to get its result.",
+            ) from None
 
     prepared = await anyio.to_thread.run_sync(_prepare)
     if isinstance(prepared, CallOutcome):
@@ -40,26 +43,40 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
         failure: tuple[str, str] | None = None
         invoker = rt.invoker
         if invoker is None:
-            failure = ("n8n_unavailable", "No n8n is configured for this hub (run `hub up`, or "
-                       "set HUB_N8N_URL). Nothing was sent; retry with the same idempotency key.")
+            failure = (
+                "n8n_unavailable",
+                "No n8n is configured for this hub (run `hub up`, or "
+                "set HUB_N8N_URL). Nothing was sent; retry with the same idempotency key.",
+            )
         else:
             try:
                 answer = await invoker.post(d.path, d.body)
             except NotSent as exc:
-                failure = ("n8n_unavailable", f"{exc}. Nothing was sent; retry with the same "
-                           "idempotency key once n8n is back.")
+                failure = (
+                    "n8n_unavailable",
+                    f"{exc}. Nothing was sent; retry with the same "
+                    "idempotency key once n8n is back.",
+                )
             except OutcomeUnknown as exc:
-                failure = ("outcome_unknown", f"{exc}. The vendor may or may not have acted; "
-                           "the call was not resent.")
+                failure = (
+                    "outcome_unknown",
+                    f"{exc}. The vendor may or may not have acted; the call was not resent.",
+                )
 
         def _finish() -> CallOutcome:
             with rt.db.session() as s:
                 return finish(s, rt.vault, d, answer, failure)
 
         outcome = await anyio.to_thread.run_sync(_finish)
-        log.info("tool call", extra={"tool": d.tool, "provider": d.provider,
-                                     "status": outcome.status,
-                                     "error_kind": (outcome.error or {}).get("kind")})
+        log.info(
+            "tool call",
+            extra={
+                "tool": d.tool,
+                "provider": d.provider,
+                "status": outcome.status,
+                "error_kind": (outcome.error or {}).get("kind"),
+            },
+        )
         return outcome
     finally:
         run_id_var.reset(token)

@@ -24,8 +24,15 @@ def _hash(raw: str) -> str:
 def mint(s: Session, tenant_id: str, run_id: str, connection_id: str) -> str:
     """Create a grant for one run and connection; returns the raw grant (never stored)."""
     raw = "gr_" + secrets.token_urlsafe(32)
-    s.add(Grant(token_hash=_hash(raw), tenant_id=tenant_id, run_id=run_id,
-                connection_id=connection_id, expires_at=utcnow() + GRANT_TTL))
+    s.add(
+        Grant(
+            token_hash=_hash(raw),
+            tenant_id=tenant_id,
+            run_id=run_id,
+            connection_id=connection_id,
+            expires_at=utcnow() + GRANT_TTL,
+        )
+    )
     return raw
 
 
@@ -44,13 +51,30 @@ def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant
         return g
     if g is None:
         raise HubError("unauthenticated", "Unknown credential grant.")
-    reason = ("replayed" if g.used_at is not None and res.rowcount == 0
-              else "expired" if g.expires_at <= now else "run_mismatch")
-    record(s, g.tenant_id, "edge", "grant.refused", target=g.id, run_id=g.run_id, success=False,
-           error_message=reason, ip_address=ip)
+    reason = (
+        "replayed"
+        if g.used_at is not None and res.rowcount == 0
+        else "expired"
+        if g.expires_at <= now
+        else "run_mismatch"
+    )
+    record(
+        s,
+        g.tenant_id,
+        "edge",
+        "grant.refused",
+        target=g.id,
+        run_id=g.run_id,
+        success=False,
+        error_message=reason,
+        ip_address=ip,
+    )
     s.commit()  # the refusal is audited even though the request fails
-    raise HubError("forbidden", f"Credential grant refused: {reason.replace('_', ' ')}. "
-                                "Grants are single-use, valid 60 s, for one run only.")
+    raise HubError(
+        "forbidden",
+        f"Credential grant refused: {reason.replace('_', ' ')}. "
+        "Grants are single-use, valid 60 s, for one run only.",
+    )
 
 
 def purge_expired(s: Session, older_than: timedelta = timedelta(hours=1)) -> int:

@@ -13,8 +13,14 @@ from hub.db.base import Base, JSONType, UTCDateTime, id_column, utcnow
 # succeeded / failed: the workflow answered; outcome_unknown: sent, answer lost (a crash or
 # timeout) -- never resent blindly; awaiting_authorization / denied / expired: the queue's.
 RUN_STATUSES = (
-    "pending", "sent", "succeeded", "failed", "outcome_unknown",
-    "awaiting_authorization", "denied", "expired",
+    "pending",
+    "sent",
+    "succeeded",
+    "failed",
+    "outcome_unknown",
+    "awaiting_authorization",
+    "denied",
+    "expired",
 )
 TERMINAL = ("succeeded", "failed", "outcome_unknown", "denied", "expired")
 

@@ -67,17 +67,25 @@ async def call_tool(
 ) -> JSONResponse:
     """Call a tool as an agent would over MCP; the same checks, routing and records apply."""
     rt = request.app.state.runtime
-    outcome = await execute(rt, caller, service.CallRequest(
-        tool=name, args=body.args, reasoning=body.reasoning,
-        idempotency_key=body.idempotency_key))
+    outcome = await execute(
+        rt,
+        caller,
+        service.CallRequest(
+            tool=name,
+            args=body.args,
+            reasoning=body.reasoning,
+            idempotency_key=body.idempotency_key,
+        ),
+    )
     payload = outcome.to_dict()
     if outcome.status == "succeeded":
         return JSONResponse(payload)
     err = dict(outcome.error or {})
     status = ERROR_STATUS.get(err.get("kind", ""), 502)
     headers = {"Retry-After": str(err["retry_after_s"])} if err.get("retry_after_s") else None
-    return JSONResponse({"error": {**err, "run_id": outcome.run_id}, **payload},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {**err, "run_id": outcome.run_id}, **payload}, status_code=status, headers=headers
+    )
 
 
 @router.get("/api/runs", response_model=RunList, tags=["runs"])

@@ -32,8 +32,14 @@ log = logging.getLogger("hub.runs")
 
 # Failure kinds after which nothing reached the vendor: a retry with the same key may run again.
 NOTHING_SENT = ("n8n_unavailable", "rate_limited")
-WORKFLOW_ERROR_KINDS = ("auth", "rate_limited", "vendor_unavailable", "invalid_request",
-                        "not_found", "conflict")
+WORKFLOW_ERROR_KINDS = (
+    "auth",
+    "rate_limited",
+    "vendor_unavailable",
+    "invalid_request",
+    "not_found",
+    "conflict",
+)
 
 
 @dataclass
@@ -101,39 +107,52 @@ def choose_provider(s: Session, tenant_id: str, tool: Any) -> tuple[Any, Connect
     """The tenant's provider for a tool: its configured default, else the registry's."""
     bindings = registry.providers_for(s, tool.name)
     conns = {c.integration_slug: c for c in connections.list_connections(s, tenant_id)}
-    usable = [b for b in bindings
-              if b.integration_slug in conns
-              and conns[b.integration_slug].status in connections.USABLE_STATUSES]
+    usable = [
+        b
+        for b in bindings
+        if b.integration_slug in conns
+        and conns[b.integration_slug].status in connections.USABLE_STATUSES
+    ]
     if not usable:
         names = ", ".join(b.integration_slug for b in bindings) or "none"
         broken = [conns[b.integration_slug] for b in bindings if b.integration_slug in conns]
         if broken:
             c = broken[0]
-            raise HubError("not_connected",
-                           f"{tool.name} needs {c.integration_slug}, whose connection is in "
-                           f"'{c.status}' ({c.last_error or 'no detail'}). An admin must update "
-                           "its credentials.", details={"integration": c.integration_slug})
-        raise HubError("not_connected",
-                       f"{tool.name} has no connected provider for this tenant. Connect one of: "
-                       f"{names}.", details={"providers": [b.integration_slug for b in bindings]})
+            raise HubError(
+                "not_connected",
+                f"{tool.name} needs {c.integration_slug}, whose connection is in "
+                f"'{c.status}' ({c.last_error or 'no detail'}). An admin must update "
+                "its credentials.",
+                details={"integration": c.integration_slug},
+            )
+        raise HubError(
+            "not_connected",
+            f"{tool.name} has no connected provider for this tenant. Connect one of: {names}.",
+            details={"providers": [b.integration_slug for b in bindings]},
+        )
     tenant = s.get(Tenant, tenant_id)
-    preferred = ((tenant.settings or {}).get("default_providers", {}) if tenant else {}).get(tool.name)
-    pick = (next((b for b in usable if b.integration_slug == preferred), None)
-            or next((b for b in usable if b.is_default), None) or usable[0])
+    preferred = ((tenant.settings or {}).get("default_providers", {}) if tenant else {}).get(
+        tool.name
+    )
+    pick = (
+        next((b for b in usable if b.integration_slug == preferred), None)
+        or next((b for b in usable if b.is_default), None)
+        or usable[0]
+    )
     return pick, conns[pick.integration_slug]
 
 
 def check_permission(tool: Any, req: CallRequest) -> None:
     """The permission gate's first rule: soft_limit tools need a stated reason."""
     if tool.permission == "soft_limit" and not (req.reasoning and req.reasoning.strip()):
-        raise HubError("reasoning_required",
-                       f"{tool.name} is a soft-limit action: call it again with `reasoning` "
-                       "explaining why (it is recorded in the audit log).")
+        raise HubError(
+            "reasoning_required",
+            f"{tool.name} is a soft-limit action: call it again with `reasoning` "
+            "explaining why (it is recorded in the audit log).",
+        )
 
 
-def prepare(
-    s: Session, caller: Caller, req: CallRequest, edge_url: str
-) -> Dispatch | CallOutcome:
+def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Dispatch | CallOutcome:
     """Validate, gate, dedupe and route a call; write the run and mint its grant."""
     tool = registry.get_tool(s, req.tool)
     definition = tool.definition or {}
@@ -144,33 +163,49 @@ def prepare(
 
     run: Run | None = None
     if req.idempotency_key:
-        run = s.scalar(select(Run).where(Run.tenant_id == caller.tenant_id,
-                                         Run.idempotency_key == req.idempotency_key))
+        run = s.scalar(
+            select(Run).where(
+                Run.tenant_id == caller.tenant_id, Run.idempotency_key == req.idempotency_key
+            )
+        )
         if run is not None:
             if run.args_hash != fingerprint:
-                raise HubError("idempotency_mismatch",
-                               f"Idempotency key '{req.idempotency_key}' was used for a different "
-                               f"call (run {run.id}); use a new key for new arguments.")
+                raise HubError(
+                    "idempotency_mismatch",
+                    f"Idempotency key '{req.idempotency_key}' was used for a different "
+                    f"call (run {run.id}); use a new key for new arguments.",
+                )
             if run.status in ("pending", "sent"):
-                raise HubError("in_progress",
-                               f"Run {run.id} with this idempotency key is still in progress; "
-                               "poll it or retry later. It will not be run twice.",
-                               details={"run_id": run.id})
+                raise HubError(
+                    "in_progress",
+                    f"Run {run.id} with this idempotency key is still in progress; "
+                    "poll it or retry later. It will not be run twice.",
+                    details={"run_id": run.id},
+                )
             retry_ok = (run.status == "failed" and run.error_kind in NOTHING_SENT) or (
-                run.status == "outcome_unknown" and definition.get("idempotent_vendor"))
+                run.status == "outcome_unknown" and definition.get("idempotent_vendor")
+            )
             if not retry_ok:
                 return outcome_of(run, replayed=True)
 
     binding, conn = choose_provider(s, caller.tenant_id, tool)
     if binding.live_version is None:
-        raise HubError("not_connected",
-                       f"The workflow {binding.workflow} for {tool.name} is not deployed to n8n; "
-                       "an operator must run `hub workflows deploy`.")
+        raise HubError(
+            "not_connected",
+            f"The workflow {binding.workflow} for {tool.name} is not deployed to n8n; "
+            "an operator must run `hub workflows deploy`.",
+        )
     now = utcnow()
     if run is None:
-        run = Run(tenant_id=caller.tenant_id, caller=caller.actor, tool=tool.name,
-                  args=redact_fields(req.args, secret_fields), args_hash=fingerprint,
-                  idempotency_key=req.idempotency_key, reasoning=req.reasoning)
+        run = Run(
+            tenant_id=caller.tenant_id,
+            caller=caller.actor,
+            tool=tool.name,
+            args=redact_fields(req.args, secret_fields),
+            args_hash=fingerprint,
+            idempotency_key=req.idempotency_key,
+            reasoning=req.reasoning,
+        )
         s.add(run)
     run.provider = binding.integration_slug
     run.connection_id = conn.id
@@ -179,19 +214,36 @@ def prepare(
     run.error_kind = run.error_message = None
     s.flush()
     grant = grants.mint(s, caller.tenant_id, run.id, conn.id)
-    record(s, caller.tenant_id, caller.actor, "tool.called", target=tool.name, run_id=run.id,
-           integration=binding.integration_slug,
-           details={"reasoning": req.reasoning} if req.reasoning else {})
+    record(
+        s,
+        caller.tenant_id,
+        caller.actor,
+        "tool.called",
+        target=tool.name,
+        run_id=run.id,
+        integration=binding.integration_slug,
+        details={"reasoning": req.reasoning} if req.reasoning else {},
+    )
     integration, tool_name = binding.workflow.split("/", 1)
     return Dispatch(
-        run_id=run.id, tenant_id=caller.tenant_id,
+        run_id=run.id,
+        tenant_id=caller.tenant_id,
         path=f"hub/{integration}/{tool_name}/v{binding.live_version}",
-        body={"run_id": run.id, "tenant_id": caller.tenant_id, "tool": tool.name,
-              "args": req.args, "grant": grant,
-              # Vendors that dedupe (Stripe, Square) get a key on every call: the caller's, or
-              # the run id, so a reconciliation resend cannot charge twice.
-              "idempotency_key": req.idempotency_key or run.id, "edge_url": edge_url},
-        connection_id=conn.id, provider=binding.integration_slug, tool=tool.name, caller=caller,
+        body={
+            "run_id": run.id,
+            "tenant_id": caller.tenant_id,
+            "tool": tool.name,
+            "args": req.args,
+            "grant": grant,
+            # Vendors that dedupe (Stripe, Square) get a key on every call: the caller's, or
+            # the run id, so a reconciliation resend cannot charge twice.
+            "idempotency_key": req.idempotency_key or run.id,
+            "edge_url": edge_url,
+        },
+        connection_id=conn.id,
+        provider=binding.integration_slug,
+        tool=tool.name,
+        caller=caller,
         started=time.perf_counter(),
     )
 
@@ -209,8 +261,11 @@ def finish(
     now = utcnow()
     run.finished_at = now
     run.duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
-    secrets_ = list(vault.read(s, d.tenant_id, conn.credential_id).values()) if (
-        conn and conn.credential_id) else []
+    secrets_ = (
+        list(vault.read(s, d.tenant_id, conn.credential_id).values())
+        if (conn and conn.credential_id)
+        else []
+    )
     if failure is not None:
         kind, message = failure
         run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
@@ -239,11 +294,20 @@ def finish(
         if d.caller.kind == "agent":
             conn.times_used_by_agent += 1
             conn.last_agent_use_at = now
-    record(s, d.tenant_id, d.caller.actor, f"tool.{run.status}", target=d.tool, run_id=run.id,
-           integration=d.provider, success=run.status == "succeeded",
-           error_message=run.error_message,
-           details={"ms": run.duration_ms, "error_kind": run.error_kind} if run.error_kind
-           else {"ms": run.duration_ms})
+    record(
+        s,
+        d.tenant_id,
+        d.caller.actor,
+        f"tool.{run.status}",
+        target=d.tool,
+        run_id=run.id,
+        integration=d.provider,
+        success=run.status == "succeeded",
+        error_message=run.error_message,
+        details={"ms": run.duration_ms, "error_kind": run.error_kind}
+        if run.error_kind
+        else {"ms": run.duration_ms},
+    )
     return outcome_of(run)
 
 
@@ -260,10 +324,14 @@ def reconcile_interrupted(s: Session, older_than: timedelta = timedelta(seconds=
     res = s.execute(
         update(Run)
         .where(Run.status.in_(("pending", "sent")), Run.created_at <= cutoff)
-        .values(status="outcome_unknown", error_kind="outcome_unknown", finished_at=utcnow(),
-                error_message="The hub stopped while this call was in flight; whether the "
-                "vendor acted is unknown. It was not resent. Retry with the same idempotency "
-                "key only for vendors that deduplicate, or check the vendor first.")
+        .values(
+            status="outcome_unknown",
+            error_kind="outcome_unknown",
+            finished_at=utcnow(),
+            error_message="The hub stopped while this call was in flight; whether the "
+            "vendor acted is unknown. It was not resent. Retry with the same idempotency "
+            "key only for vendors that deduplicate, or check the vendor first.",
+        )
         .execution_options(synchronize_session=False)
     )
     return res.rowcount or 0
@@ -279,8 +347,14 @@ def get_run(s: Session, tenant_id: str, run_id: str) -> Run:
     return run
 
 
-def list_runs(s: Session, tenant_id: str, *, status: str | None = None, tool: str | None = None,
-              limit: int = 50) -> list[Run]:
+def list_runs(
+    s: Session,
+    tenant_id: str,
+    *,
+    status: str | None = None,
+    tool: str | None = None,
+    limit: int = 50,
+) -> list[Run]:
     """Recent runs of this tenant, newest first."""
     q = select(Run).where(Run.tenant_id == tenant_id)
     if status:

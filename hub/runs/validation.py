@@ -27,10 +27,14 @@ def validate_args(
 ) -> None:
     """Raise invalid_request naming every bad field; secret fields' values are never quoted."""
     if not isinstance(args, dict):
-        raise HubError("invalid_request", f"Arguments of {tool} must be a JSON object.",
-                       details={"field": "args"})
-    errors = sorted(_validator(schema_key(schema)).iter_errors(args),
-                    key=lambda e: list(e.absolute_path))
+        raise HubError(
+            "invalid_request",
+            f"Arguments of {tool} must be a JSON object.",
+            details={"field": "args"},
+        )
+    errors = sorted(
+        _validator(schema_key(schema)).iter_errors(args), key=lambda e: list(e.absolute_path)
+    )
     if not errors:
         return
     problems = []
@@ -53,10 +57,12 @@ def validate_args(
         problems.append({"field": path, "message": msg})
     first = problems[0]
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    raise HubError("invalid_request",
-                   f"{tool}: {first['field']}: {first['message']}{more}. "
-                   f"See the tool's input schema (hub_capabilities) for the expected shape.",
-                   details={"field": f"args.{first['field']}", "problems": problems})
+    raise HubError(
+        "invalid_request",
+        f"{tool}: {first['field']}: {first['message']}{more}. "
+        f"See the tool's input schema (hub_capabilities) for the expected shape.",
+        details={"field": f"args.{first['field']}", "problems": problems},
+    )
 
 
 def digest(schema: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 import hub.db.base
+import vault.models
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -1,0 +1,1 @@
+"""The registry: which integrations and tools exist, loaded from `registry_seed/`."""

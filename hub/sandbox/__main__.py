@@ -1,0 +1,63 @@
+"""``python -m hub.sandbox``: run the vendor sandbox in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from hub.n8n.install import InstallError, ensure_prism
+from hub.sandbox.runner import Sandbox, SandboxError, available_vendors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hub.sandbox",
+        description="Serve the vendor specs with Prism behind the recording sandbox proxy.",
+    )
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=4010,
+        help="proxy port; the mocks use the next ports (0: any free ports). Default 4010.",
+    )
+    parser.add_argument(
+        "--vendor",
+        action="append",
+        dest="vendors",
+        choices=sorted(available_vendors()),
+        help="serve only this vendor (repeatable; default: all)",
+    )
+    parser.add_argument("--cache-dir", default=None, help="where Prism is installed")
+    args = parser.parse_args(argv)
+
+    try:
+        prism = ensure_prism(args.cache_dir)
+        sandbox = Sandbox(prism, args.base_port, vendors=args.vendors).start()
+    except (InstallError, SandboxError) as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        print(f"sandbox proxy: {sandbox.proxy_url}")
+        for vendor in sandbox.vendors:
+            base, prism_url = sandbox.base_url(vendor), sandbox.prism_url(vendor)
+            print(f"  {vendor:<22} base URL {base:<45} (prism {prism_url})")
+        print(f"recorded requests: GET {sandbox.proxy_url}/__sandbox/requests?vendor=<vendor>")
+        print(
+            f"inject a fault:    POST {sandbox.proxy_url}/__sandbox/faults "
+            '{"vendor": "twilio", "status": 429, "times": 1, "retry_after": 30}'
+        )
+        print("Ctrl-C to stop.", flush=True)
+        stop.wait()
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

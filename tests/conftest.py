@@ -18,6 +18,8 @@ from hub.app import create_app
 from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import Settings
 
+pytest_plugins = ["tests.n8n_fixtures", "tests.live_hub"]
+
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 

@@ -6,6 +6,7 @@ import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
+from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(vault_app, name="vault")
 app.add_typer(registry_app, name="registry")
+app.command()(up)
 
 
 @app.command()

@@ -23,6 +23,7 @@ ERROR_STATUS: dict[str, int] = {
     "not_connected": 409,
     "not_available": 409,
     "outcome_unknown": 504,
+    "grant_refused": 502,
     "vault": 500,
     "internal": 500,
 }

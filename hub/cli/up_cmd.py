@@ -1,0 +1,149 @@
+"""`hub up`: everything for a local run, no Docker: n8n, the vendor sandbox, the hub, a demo."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from contextlib import ExitStack
+
+import typer
+from rich.panel import Panel
+
+from hub.cli.common import console, err_console, fail
+from hub.core.errors import HubError
+
+
+def _step(label: str, started: float) -> None:
+    console.print(f"[green]ok[/] {label} [dim]({time.monotonic() - started:.1f} s)[/]")
+
+
+def _n8n_api_key(rt, n8n_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Make sure the hub holds a working API key for the local n8n (provisioning it if not)."""
+    from hub.n8n.client import N8nClient, N8nError
+    from hub.n8n.instance import get_instance, register_instance, secret_of
+    from hub.n8n.provision import provision_owner_and_key
+
+    with rt.db.session() as s:
+        inst = get_instance(s)
+        key = secret_of(s, rt.vault, inst.api_key_credential_id, "api_key") if inst else None
+        owner = (
+            rt.vault.read(s, "system", inst.owner_credential_id)
+            if (inst and inst.owner_credential_id)
+            else None
+        )
+    if key:
+        client = N8nClient(n8n_url, key)
+        try:
+            client.list_workflows()
+            with rt.db.session() as s:
+                register_instance(s, rt.vault, n8n_url)
+            return
+        except N8nError:
+            pass  # revoked or a new n8n folder: provision again
+        finally:
+            client.close()
+    owner = owner or {"email": "owner@hub.local", "password": secrets.token_urlsafe(18) + "A1"}
+    key = provision_owner_and_key(n8n_url, owner["email"], owner["password"], label="hub")
+    with rt.db.session() as s:
+        register_instance(s, rt.vault, n8n_url, api_key=key, owner=owner)
+
+
+def up(
+    port: int = typer.Option(8000, help="Hub port."),
+    n8n_port: int = typer.Option(5678, help="Local n8n port (and port+1 for its task broker)."),
+    sandbox_port: int = typer.Option(4010, help="Vendor sandbox port (mocks use the next ones)."),
+    demo: bool = typer.Option(True, help="Create the demo tenant wired to the sandbox."),
+) -> None:
+    """Install what is missing, start n8n, the sandbox and the hub; deploy; print how to connect."""
+    import uvicorn
+
+    from hub.accounts import service as accounts
+    from hub.app import create_app
+    from hub.cli.common import runtime
+    from hub.core.runtime import reconcile_on_start, refresh_invoker
+    from hub.core.settings import get_settings
+    from hub.n8n.deploy import deploy_all
+    from hub.n8n.install import InstallError, ensure_n8n, ensure_prism
+    from hub.n8n.local import LocalN8n, N8nStartError
+    from hub.sandbox.demo import ensure_demo_tenant
+    from hub.sandbox.runner import Sandbox, SandboxError
+
+    t0 = time.monotonic()
+    settings = get_settings()
+    settings.port = port
+    try:
+        install = ensure_n8n(progress=True)
+        prism = ensure_prism(progress=True)
+    except InstallError as exc:
+        raise fail(str(exc), 2) from None
+    _step("n8n and Prism installed", t0)
+
+    with ExitStack() as stack, runtime() as rt:
+        n8n = LocalN8n(install, settings.data_dir / "n8n", n8n_port)
+        try:
+            with console.status("starting n8n"):
+                n8n_url = n8n.start()
+        except N8nStartError as exc:
+            raise fail(str(exc), 2) from None
+        stack.callback(n8n.stop)
+        _step(f"n8n at {n8n_url}", t0)
+        _n8n_api_key(rt, n8n_url)
+
+        sandbox = Sandbox(prism, sandbox_port, log_dir=settings.data_dir / "sandbox")
+        try:
+            with console.status("starting the vendor sandbox"):
+                sandbox.start()
+        except SandboxError as exc:
+            raise fail(str(exc), 2) from None
+        stack.callback(sandbox.stop)
+        _step(f"vendor sandbox at {sandbox.proxy_url}", t0)
+
+        try:
+            with console.status("deploying workflows"):
+                results = deploy_all(rt)
+        except HubError as exc:
+            raise fail(exc.message, 2) from None
+        refresh_invoker(rt)
+        _step(f"{len(results)} workflow version(s) deployed", t0)
+
+        base = settings.base_url
+        lines = [
+            f"API docs     {base}/docs",
+            f"console      {base}/authorizations",
+            f"n8n editor   {n8n_url}",
+        ]
+        if demo:
+            with rt.db.session() as s:
+                tenant_id, made = ensure_demo_tenant(s, rt.vault, sandbox.base_url)
+                for tok in accounts.list_tokens(s, tenant_id):
+                    if tok.name.startswith("hub up") and tok.revoked_at is None:
+                        accounts.revoke_token(s, tok.id)  # one live pair of demo tokens
+                _, agent = accounts.create_token(s, tenant_id, "agent", "hub up agent")
+                _, admin = accounts.create_token(s, tenant_id, "admin", "hub up admin")
+            lines += [
+                f"demo tenant  demo ({', '.join(made)} via the sandbox)",
+                f"agent token  {agent}",
+                f"admin token  {admin}",
+            ]
+            mcp = {
+                "mcpServers": {
+                    "hub": {
+                        "type": "http",
+                        "url": f"{base}/mcp",
+                        "headers": {"Authorization": f"Bearer {agent}"},
+                    }
+                }
+            }
+            lines += ["", "MCP client config (HTTP):", json.dumps(mcp, indent=2)]
+        reconcile_on_start(rt)
+        console.print(
+            Panel(
+                "\n".join(lines), title=f"hub ready in {time.monotonic() - t0:.1f} s", expand=False
+            )
+        )
+        err_console.print("[dim]Ctrl-C stops the hub, the sandbox and n8n.[/]")
+        uvicorn.run(
+            create_app(runtime=rt), host=settings.host, port=port, log_config=None, access_log=False
+        )
+    console.print("stopped")

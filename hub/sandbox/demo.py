@@ -1,0 +1,74 @@
+"""The demo tenant `hub up` creates: connections to every sandboxed vendor, fake credentials."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub.accounts import service as accounts
+from hub.connections import service as connections
+
+# Integration slug -> sandbox vendor name (the spec file's name), where they differ.
+SANDBOX_VENDORS = {"google_maps": "google_maps_geocode"}
+
+
+def sandbox_vendor(integration: str) -> str:
+    """The sandbox vendor that stands in for an integration."""
+    return SANDBOX_VENDORS.get(integration, integration)
+
+
+def demo_credentials() -> dict[str, dict[str, str]]:
+    """Credentials of the right shape for each sandboxed vendor (random, not real)."""
+    hexs = secrets.token_hex
+    return {
+        "twilio": {
+            "account_sid": "AC" + hexs(16),
+            "auth_token": hexs(16),
+            "default_from": "+15005550006",
+        },
+        "sendgrid": {
+            "api_key": "SG." + secrets.token_urlsafe(16) + "." + secrets.token_urlsafe(32),
+            "from_email": "office@demo.example",
+        },
+        "mailgun": {
+            "api_key": hexs(16),
+            "domain": "mg.demo.example",
+            "region": "us",
+            "from_email": "office@demo.example",
+        },
+        "google_maps": {"api_key": "AIza" + secrets.token_urlsafe(27)[:35]},
+        "stripe": {"secret_key": "sk_test_" + hexs(16)},
+        "square": {"access_token": "EAAA" + hexs(16), "location_id": "LDEMO" + hexs(4)},
+    }
+
+
+def ensure_demo_tenant(
+    s: Session, vault: Any, base_url_for: Any, slug: str = "demo"
+) -> tuple[str, list[str]]:
+    """Create (or refresh) the demo tenant and its sandbox connections; returns (id, slugs)."""
+    try:
+        tenant = accounts.get_tenant(s, slug)
+    except Exception:
+        tenant = accounts.create_tenant(s, slug, "Demo contractor")
+    made = []
+    for integration, creds in demo_credentials().items():
+        base = base_url_for(sandbox_vendor(integration))
+        existing = connections.connection_for(s, tenant.id, integration)
+        if existing is None:
+            connections.create_connection(
+                s,
+                vault,
+                tenant.id,
+                "hub-up",
+                integration=integration,
+                credentials=creds,
+                base_url=base,
+                account_label=f"{integration} (sandbox)",
+                connected_via="demo",
+            )
+        elif existing.base_url != base:
+            existing.base_url = base  # the sandbox moved to another port
+        made.append(integration)
+    return tenant.id, made

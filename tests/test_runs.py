@@ -35,7 +35,7 @@ def test_soft_limit_needs_reasoning(client, tenant):
         client,
         tenant,
         "charge_card",
-        {"amount": 1500, "currency": "usd", "payment_method": "pm_card_visa"},
+        {"amount": 1500, "currency": "USD", "customer_id": "cus_1", "payment_method_id": "pm_1"},
     )
     assert r.status_code == 422, r.text
     err = r.json()["error"]

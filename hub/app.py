@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from hub import __version__
 from hub.core.handlers import install_handlers
@@ -21,9 +22,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     rt = runtime or open_runtime(settings)
     configure_logging(settings.log_level, settings.log_format)
 
+    from hub.mcp.http import PATH as MCP_PATH
+    from hub.mcp.http import McpEndpoint
+    from hub.permissions.policy import configure as configure_policy
+
+    configure_policy(settings.registry_dir)
+    mcp_endpoint = McpEndpoint(rt)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp_endpoint.run():  # the MCP SDK's session manager needs its lifespan
+            yield
         if rt.invoker is not None:
             await rt.invoker.aclose()
         if runtime is None:
@@ -40,6 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.state.db = rt.db
     app.state.vault = rt.vault
+    app.state.mcp = mcp_endpoint
     install_handlers(app)
     app.add_middleware(RequestLogMiddleware)
 
@@ -47,6 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.audit.routes import router as audit_router
     from hub.connections.routes import router as connections_router
     from hub.core.health import router as health_router
+    from hub.permissions.routes import router as permissions_router
     from hub.registry.routes import router as registry_router
     from hub.runs.edge import router as edge_router
     from hub.runs.routes import router as runs_router
@@ -59,6 +70,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         audit_router,
         runs_router,
         edge_router,
+        permissions_router,
     ):
         app.include_router(r)
+    # Streamable HTTP, stateless; an exact path (a Mount would redirect /mcp to /mcp/).
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_endpoint))
     return app

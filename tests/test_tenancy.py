@@ -34,7 +34,45 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
         headers=a.h("admin"),
     ).json()
     tokens = client.get("/api/tokens", headers=a.h("admin")).json()
-    return {"connection_id": conn["id"], "token_id": tokens[0]["id"], "run_id": run_id}
+    auth_id, override_id = _authorization_and_override(rt, a.id, tokens[0]["id"])
+    return {
+        "connection_id": conn["id"],
+        "token_id": tokens[0]["id"],
+        "run_id": run_id,
+        "auth_id": auth_id,
+        "override_id": override_id,
+    }
+
+
+def _authorization_and_override(rt, tenant_id: str, token_id: str) -> tuple[str, str]:
+    """A queued call and an Allow Always override of tenant A (hub.permissions)."""
+    from hub.db.base import utcnow
+    from hub.permissions.models import Authorization, PermissionOverride
+
+    with rt.db.session() as s:
+        auth = Authorization(
+            tenant_id=tenant_id,
+            token_id=token_id,
+            caller=f"token:{token_id}",
+            tool="send_sms",
+            args={},
+            args_hash="0" * 64,
+            reason="test",
+            rules=[],
+            expires_at=utcnow(),
+        )
+        s.add(auth)
+        s.flush()
+        ov = PermissionOverride(
+            tenant_id=tenant_id,
+            tool="send_sms",
+            terms={},
+            authorization_id=auth.id,
+            created_by="test",
+        )
+        s.add(ov)
+        s.flush()
+        return auth.id, ov.id
 
 
 def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant, hub_runtime):

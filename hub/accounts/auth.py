@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
-from hub.accounts.service import Caller, resolve_token
+from hub.accounts.service import Caller, cached_caller, resolve_token
 from hub.core.errors import HubError
-from hub.db.deps import get_session
 
 
 def bearer_from(request: Request) -> str | None:
@@ -21,8 +19,12 @@ def bearer_from(request: Request) -> str | None:
     return None
 
 
-def current_caller(request: Request, s: Session = Depends(get_session)) -> Caller:
-    """Authenticate the request's bearer token (or console session) -> Caller, else 401."""
+def current_caller(request: Request) -> Caller:
+    """Authenticate the request's bearer token (or console session) -> Caller, else 401.
+
+    Uses its own short transaction: a request that then awaits a webhook must not hold a
+    pooled connection for the whole call.
+    """
     raw = bearer_from(request)
     if raw is None:
         session_caller = getattr(request.state, "session_caller", None)
@@ -33,19 +35,24 @@ def current_caller(request: Request, s: Session = Depends(get_session)) -> Calle
             "Send a bearer token: 'Authorization: Bearer hub_...'. "
             "Create one with `hub tokens create --tenant T --kind agent`.",
         )
-    caller, touched = resolve_token(s, raw)
-    if touched:
-        # Token use is audited at most once a minute per token (same cadence as last_used_at).
-        from hub.audit.service import record
+    cached = cached_caller(raw)
+    if cached is not None:
+        request.state.caller = cached
+        return cached
+    with request.app.state.db.session() as s:
+        caller, touched = resolve_token(s, raw)
+        if touched:
+            # Token use is audited at most once a minute per token (as last_used_at is written).
+            from hub.audit.service import record
 
-        record(
-            s,
-            caller.tenant_id,
-            caller.actor,
-            "token.used",
-            target=caller.token_id,
-            details={"kind": caller.kind, "path": request.url.path},
-        )
+            record(
+                s,
+                caller.tenant_id,
+                caller.actor,
+                "token.used",
+                target=caller.token_id,
+                details={"kind": caller.kind, "path": request.url.path},
+            )
     request.state.caller = caller
     return caller
 

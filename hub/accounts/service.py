@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +25,11 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # last_used_at is written at most this often per token, to keep the hot path read-only.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
+# A resolved token is trusted this long without a database read. Revocation in this process
+# takes effect at once; from another process (the CLI) within this many seconds.
+TOKEN_CACHE_S = 2.0
+_token_cache: dict[str, tuple[Caller, float]] = {}
+_token_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,17 @@ def revoke_token(s: Session, token_id: str, tenant_id: str | None = None) -> Api
         raise not_found("token", token_id)
     if tok.revoked_at is None:
         tok.revoked_at = utcnow()
+    with _token_cache_lock:
+        _token_cache.pop(tok.token_hash, None)
     return tok
+
+
+def cached_caller(raw: str) -> Caller | None:
+    """The caller of a token resolved less than TOKEN_CACHE_S ago, if any."""
+    hit = _token_cache.get(hash_token(raw))
+    if hit is not None and time.monotonic() - hit[1] < TOKEN_CACHE_S:
+        return hit[0]
+    return None
 
 
 def resolve_token(s: Session, raw: str) -> tuple[Caller, bool]:
@@ -197,4 +214,10 @@ def resolve_token(s: Session, raw: str) -> tuple[Caller, bool]:
     if tok.last_used_at is None or now - tok.last_used_at >= LAST_USED_GRANULARITY:
         tok.last_used_at = now
         touched = True
-    return Caller(tenant_id=tok.tenant_id, kind=tok.kind, token_id=tok.id, name=tok.name), touched
+    caller = Caller(tenant_id=tok.tenant_id, kind=tok.kind, token_id=tok.id, name=tok.name)
+    if tok.expires_at is None or tok.expires_at - now > timedelta(seconds=TOKEN_CACHE_S):
+        with _token_cache_lock:
+            if len(_token_cache) > 10_000:
+                _token_cache.clear()
+            _token_cache[tok.token_hash] = (caller, time.monotonic())
+    return caller, touched

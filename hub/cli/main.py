@@ -8,6 +8,7 @@ from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
 from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
+from hub.cli.workflows_cmd import workflows_app
 
 app = typer.Typer(
     help="Integration hub for AI agents.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -21,6 +22,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(vault_app, name="vault")
 app.add_typer(registry_app, name="registry")
+app.add_typer(workflows_app, name="workflows")
 app.command()(up)
 
 
@@ -48,6 +50,34 @@ def serve(
         console.print(f"hub {settings.mode} mode, database {rt.db.engine.url.render_as_string()}")
         console.print(f"API and docs: [bold]{settings.base_url}/docs[/]")
         uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@app.command()
+def mcp(
+    poll: float = typer.Option(2.0, help="Seconds between checks for tool-list changes."),
+) -> None:
+    """Serve MCP over stdio for desktop clients; the agent token comes from HUB_TOKEN."""
+    import os
+
+    import anyio
+
+    from hub.mcp.stdio import serve_stdio
+    from hub.permissions.policy import configure as configure_policy
+
+    token = os.environ.get("HUB_TOKEN", "").strip()
+    if not token:
+        raise fail("set HUB_TOKEN to an agent token (`hub tokens create --kind agent`)", 2)
+
+    async def _serve(rt) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await serve_stdio(rt, token, poll_interval=poll)
+        finally:
+            if rt.invoker is not None:
+                await rt.invoker.aclose()
+
+    with runtime() as rt:
+        configure_policy(rt.settings.registry_dir)
+        anyio.run(_serve, rt)
 
 
 @db_app.command("upgrade")

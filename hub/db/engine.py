@@ -13,7 +13,12 @@ def make_engine(url: str) -> Engine:
     """Create an engine tuned for the dialect."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            # One connection per worker thread at most (anyio's pool has 40 threads).
+            pool_size=20,
+            max_overflow=30,
         )
 
         @event.listens_for(engine, "connect")

@@ -8,6 +8,7 @@ import hub.accounts.models
 import hub.audit.models
 import hub.connections.models
 import hub.n8n.models
+import hub.permissions.models
 import hub.registry.models
 import hub.runs.models
 import vault.models
@@ -21,6 +22,7 @@ def all_metadata() -> list[MetaData]:
         hub.audit.models,
         hub.connections.models,
         hub.n8n.models,
+        hub.permissions.models,
         hub.registry.models,
         hub.runs.models,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, func, or_, select
@@ -310,13 +310,18 @@ def get_tool(s: Session, name: str) -> Tool:
     """One tool by name (deprecated ones included), or not_found naming close matches."""
     row = s.get(Tool, name)
     if row is None:
-        hint = _suggest(name, list(s.scalars(select(Tool.name))))
-        raise HubError(
-            "not_found",
-            f"No tool '{name}' in the registry.{hint} "
-            "List them with GET /api/tools or hub_capabilities().",
-        )
+        raise_unknown_tool(s, name)
     return row
+
+
+def raise_unknown_tool(s: Session, name: str) -> NoReturn:
+    """Refuse an unknown tool name, suggesting close ones."""
+    hint = _suggest(name, list(s.scalars(select(Tool.name))))
+    raise HubError(
+        "not_found",
+        f"No tool '{name}' in the registry.{hint} "
+        "List them with GET /api/tools or hub_capabilities().",
+    )
 
 
 def providers_for(s: Session, tool_name: str) -> list[ToolProvider]:

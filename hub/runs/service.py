@@ -22,6 +22,7 @@ from hub.connections import service as connections
 from hub.connections.models import Connection
 from hub.core.errors import HubError
 from hub.db.base import utcnow
+from hub.registry import hot
 from hub.registry import service as registry
 from hub.runs import grants
 from hub.runs.models import Run
@@ -50,6 +51,8 @@ class CallRequest:
     args: dict[str, Any]
     reasoning: str | None = None
     idempotency_key: str | None = None
+    # Set only by the authorization queue when it runs an approved call (see hub.permissions).
+    authorization_id: str | None = None
 
 
 @dataclass
@@ -105,7 +108,7 @@ def outcome_of(run: Run, replayed: bool = False) -> CallOutcome:
 
 def choose_provider(s: Session, tenant_id: str, tool: Any) -> tuple[Any, Connection]:
     """The tenant's provider for a tool: its configured default, else the registry's."""
-    bindings = registry.providers_for(s, tool.name)
+    bindings = tool.bindings if hasattr(tool, "bindings") else registry.providers_for(s, tool.name)
     conns = {c.integration_slug: c for c in connections.list_connections(s, tenant_id)}
     usable = [
         b
@@ -142,23 +145,47 @@ def choose_provider(s: Session, tenant_id: str, tool: Any) -> tuple[Any, Connect
     return pick, conns[pick.integration_slug]
 
 
-def check_permission(tool: Any, req: CallRequest) -> None:
-    """The permission gate's first rule: soft_limit tools need a stated reason."""
-    if tool.permission == "soft_limit" and not (req.reasoning and req.reasoning.strip()):
-        raise HubError(
-            "reasoning_required",
-            f"{tool.name} is a soft-limit action: call it again with `reasoning` "
-            "explaining why (it is recorded in the audit log).",
-        )
+def check_permission(s: Session, caller: Caller, tool: Any, req: CallRequest) -> CallOutcome | None:
+    """The permission gate (hub.permissions): None runs the call; an outcome answers it.
+
+    soft_limit without reasoning raises reasoning_required; requires_authorization (the
+    tool's level, or raised by a policy rule) queues the call and returns the
+    authorization_required outcome, so nothing is sent.
+    """
+    from hub.permissions.service import GateRequest, ToolRef, gate
+
+    def provider() -> str | None:
+        return choose_provider(s, caller.tenant_id, tool)[0].integration_slug
+
+    ref = ToolRef(
+        name=tool.name,
+        permission=tool.permission,
+        secret_fields=list((tool.definition or {}).get("secret_fields", [])),
+        provider=provider,
+    )
+    return gate(
+        s,
+        caller,
+        ref,
+        GateRequest(
+            tool=tool.name,
+            args=req.args,
+            reasoning=req.reasoning,
+            idempotency_key=req.idempotency_key,
+            authorization_id=req.authorization_id,
+        ),
+    )
 
 
 def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Dispatch | CallOutcome:
     """Validate, gate, dedupe and route a call; write the run and mint its grant."""
-    tool = registry.get_tool(s, req.tool)
+    tool = hot.tools(s).get(req.tool) or registry.raise_unknown_tool(s, req.tool)
     definition = tool.definition or {}
     secret_fields = definition.get("secret_fields", [])
     validate_args(tool.name, tool.input_schema, req.args, secret_fields)
-    check_permission(tool, req)
+    gated = check_permission(s, caller, tool, req)
+    if gated is not None:
+        return gated
     fingerprint = args_fingerprint(tool.name, req.args)
 
     run: Run | None = None
@@ -258,14 +285,16 @@ def finish(
     """Record the workflow's answer (or the failure to get one) on the run and connection."""
     run = s.get(Run, d.run_id)
     conn = s.get(Connection, d.connection_id)
-    now = utcnow()
-    run.finished_at = now
-    run.duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
+    # Read the secrets first: the query would otherwise flush the run half-updated.
     secrets_ = (
         list(vault.read(s, d.tenant_id, conn.credential_id).values())
         if (conn and conn.credential_id)
         else []
     )
+
+    now = utcnow()
+    run.finished_at = now
+    run.duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
     if failure is not None:
         kind, message = failure
         run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"

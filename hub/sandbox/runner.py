@@ -21,6 +21,10 @@ path, query, headers, body bytes, response status and body, violations):
   auth failure (401), rate limit (429), outage (503). ``GET``/``DELETE /__sandbox/faults``.
 * ``GET /__sandbox`` lists the vendors and their URLs.
 
+A few answers come from the sandbox itself rather than Prism (``hub/sandbox/routes.py``):
+operations the trimmed specs lack (Square refunds) and response headers Prism cannot produce
+(SendGrid's ``X-Message-Id``).
+
 Why the proxy runs in-process (uvicorn in a background thread) rather than as a separate
 process: tests read recordings and inject faults with direct method calls (no HTTP round
 trip, no serialisation), it starts in milliseconds (Prism's start-up dominates), and its
@@ -63,6 +67,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.sandbox.routes import local_route, response_extras
+
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 MAX_RECORDS = 10_000
@@ -81,6 +87,10 @@ _HOP_BY_HOP = {
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 _LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+#: Integration slugs whose sandbox vendor (spec file) has another name; Sandbox methods
+#: accept either.
+VENDOR_ALIASES = {"google_maps": "google_maps_geocode"}
 
 
 class SandboxError(RuntimeError):
@@ -518,6 +528,30 @@ def build_app(state: SandboxState) -> Starlette:
             )
             return resp
 
+        handler = local_route(vendor, request.method, rest)
+        if handler is not None:
+            answer = handler(rec_headers, body)
+            content = answer.content()
+            headers = answer.response_headers()
+            state.record(
+                RecordedRequest(
+                    id=0,
+                    vendor=vendor,
+                    method=request.method,
+                    path=rest,
+                    query=query,
+                    headers=rec_headers,
+                    body=body,
+                    status=answer.status,
+                    violations=answer.violations,
+                    response_headers=headers,
+                    response_body=content,
+                    at=time.time(),
+                    duration_ms=(time.perf_counter() - t0) * 1000,
+                )
+            )
+            return Response(content=content, status_code=answer.status, headers=headers)
+
         url = upstream + rest + (f"?{query}" if query else "")
         client = holder["client"]
         try:
@@ -562,6 +596,10 @@ def build_app(state: SandboxState) -> Starlette:
             value = json.dumps(violations, separators=(",", ":"))
             out_headers.append((b"sl-violations", value.encode("latin-1", "replace")))
             resp_headers["sl-violations"] = value
+        for name, value in response_extras(vendor, request.method, rest, up.status_code).items():
+            if name not in resp_headers:
+                out_headers.append((name.encode("latin-1"), value.encode("latin-1")))
+                resp_headers[name] = value
         out_headers.append((b"content-length", str(len(raw_body)).encode()))
         resp = Response(content=raw_body, status_code=up.status_code)
         resp.raw_headers = out_headers
@@ -708,8 +746,15 @@ class Sandbox:
             raise SandboxError("the sandbox is not started")
         return f"http://{self.host}:{self.proxy_port}"
 
+    def vendor(self, name: str) -> str:
+        """The sandbox vendor for a vendor or integration name (``google_maps`` ->
+        ``google_maps_geocode``)."""
+        return VENDOR_ALIASES.get(name, name)
+
     def base_url(self, vendor: str) -> str:
-        """What a connection uses as the vendor's API base URL."""
+        """What a connection uses as the vendor's API base URL (an integration slug works
+        too)."""
+        vendor = self.vendor(vendor)
         if vendor not in self._mocks:
             raise SandboxError(
                 f"unknown sandbox vendor {vendor!r}; known: {', '.join(self._mocks)}"
@@ -726,7 +771,7 @@ class Sandbox:
         return self.state
 
     def requests(self, vendor: str | None = None) -> list[RecordedRequest]:
-        return self._state().requests(vendor)
+        return self._state().requests(self.vendor(vendor) if vendor else None)
 
     def clear(self) -> None:
         """Forget recorded requests and pending faults."""
@@ -746,7 +791,7 @@ class Sandbox:
     ) -> None:
         """The next ``times`` requests to ``vendor`` answer ``status`` (vendor-shaped body)."""
         self._state().add_fault(
-            Fault(vendor, status, times, retry_after, body, method, path_prefix)
+            Fault(self.vendor(vendor), status, times, retry_after, body, method, path_prefix)
         )
 
     # ------------------------------------------------------------------ lifecycle

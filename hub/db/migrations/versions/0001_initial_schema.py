@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 14:08:37.018117
+Create Date: 2026-11-21 14:15:01.320912
 """
 
 from __future__ import annotations
@@ -146,6 +146,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_audit_log_tenant_created', ['tenant_id', 'created_at'], unique=False)
 
+    op.create_table('authorizations',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('token_id', sa.String(length=40), nullable=False),
+    sa.Column('caller', sa.String(length=80), nullable=False),
+    sa.Column('tool', sa.String(length=64), nullable=False),
+    sa.Column('provider', sa.String(length=64), nullable=True),
+    sa.Column('args', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('args_hash', sa.String(length=64), nullable=False),
+    sa.Column('reasoning', sa.Text(), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('rules', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('expires_at', hub.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', hub.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=80), nullable=True),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('upgrade_permission', sa.Boolean(), nullable=False),
+    sa.Column('override_id', sa.String(length=40), nullable=True),
+    sa.Column('used_at', hub.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_id', sa.String(length=40), nullable=True),
+    sa.Column('outcome', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', hub.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_authorizations_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_authorizations')),
+    sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_authorizations_tenant_id'))
+    )
+    with op.batch_alter_table('authorizations', schema=None) as batch_op:
+        batch_op.create_index('ix_authorizations_call', ['tenant_id', 'token_id', 'args_hash'], unique=False)
+        batch_op.create_index('ix_authorizations_tenant_status', ['tenant_id', 'status', 'created_at'], unique=False)
+
     op.create_table('connections',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
@@ -173,6 +206,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('connections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_connections_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('permission_overrides',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('tool', sa.String(length=64), nullable=False),
+    sa.Column('provider', sa.String(length=64), nullable=True),
+    sa.Column('terms', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('authorization_id', sa.String(length=40), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('revoked_at', hub.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', hub.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_permission_overrides_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_permission_overrides'))
+    )
+    with op.batch_alter_table('permission_overrides', schema=None) as batch_op:
+        batch_op.create_index('ix_permission_overrides_tenant_tool', ['tenant_id', 'tool'], unique=False)
 
     op.create_table('runs',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -313,10 +363,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_runs_status')
 
     op.drop_table('runs')
+    with op.batch_alter_table('permission_overrides', schema=None) as batch_op:
+        batch_op.drop_index('ix_permission_overrides_tenant_tool')
+
+    op.drop_table('permission_overrides')
     with op.batch_alter_table('connections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_connections_tenant_id'))
 
     op.drop_table('connections')
+    with op.batch_alter_table('authorizations', schema=None) as batch_op:
+        batch_op.drop_index('ix_authorizations_tenant_status')
+        batch_op.drop_index('ix_authorizations_call')
+
+    op.drop_table('authorizations')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_tenant_created')
         batch_op.drop_index(batch_op.f('ix_audit_log_run_id'))

@@ -1,0 +1,151 @@
+"""What the hub adds to a tool call, measured against a zero-work webhook endpoint.
+
+Run: uv run python -m bench.hub_overhead_bench [N]
+Starts, in separate processes: a zero-work HTTP endpoint standing in for n8n (bench/zero_work.py)
+and `hub serve` on SQLite wired to it. Then, in one run: direct POSTs to the endpoint (baseline)
+and the same tool call through the hub's REST mirror (auth, validation, idempotency lookup,
+routing, run + audit + grant writes, webhook POST, outcome + usage writes).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import update
+
+from bench.load import concurrent, sequential
+from bench.stats import print_rows
+from hub.accounts import service as accounts
+from hub.connections import service as connections
+from hub.core.runtime import open_runtime
+from hub.core.settings import Settings
+from hub.n8n.instance import register_instance
+from hub.registry.models import ToolProvider
+
+
+def free_port() -> int:
+    """A free TCP port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Poll until the URL answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:
+    """A hub database with a tenant, a Twilio connection and send_sms bound to the endpoint."""
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    env = {
+        "HUB_DATA_DIR": str(d),
+        "HUB_DATABASE_URL": f"sqlite:///{d}/hub.db",
+        "HUB_MASTER_KEY": key,
+        "HUB_LOG_LEVEL": "WARNING",
+        "HUB_SCHEDULER_ENABLED": "false",
+    }
+    rt = open_runtime(Settings(data_dir=d, database_url=env["HUB_DATABASE_URL"], master_key=key))
+    with rt.db.session() as s:
+        t = accounts.create_tenant(s, "bench")
+        _, token = accounts.create_token(s, t.id, "agent")
+        connections.create_connection(
+            s,
+            rt.vault,
+            t.id,
+            "bench",
+            integration="twilio",
+            credentials={
+                "account_sid": "AC" + "0" * 32,
+                "auth_token": "f" * 32,
+                "default_from": "+15005550006",
+            },
+        )
+        register_instance(s, rt.vault, zero_url)
+        s.execute(
+            update(ToolProvider)
+            .where(ToolProvider.workflow == "twilio/send_sms")
+            .values(live_version=1)
+        )
+    rt.close()
+    return env, token
+
+
+def main(n: int = 2000) -> None:
+    """Measure and print a Markdown table."""
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        zport, hport = free_port(), free_port()
+        zero_url = f"http://127.0.0.1:{zport}"
+        procs.append(subprocess.Popen([sys.executable, "-m", "bench.zero_work", str(zport)]))
+        wait_ready(zero_url)
+        env, token = prepare(d, zero_url)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "hub", "serve", "--port", str(hport)],
+                env={**os.environ, **env},
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{hport}/healthz")
+            args = {"to": "+15551234567", "body": "Your appointment is tomorrow at 9"}
+
+            def direct_body(i: int) -> dict:
+                return {
+                    "run_id": f"run_{i}",
+                    "tenant_id": "ten_x",
+                    "tool": "send_sms",
+                    "args": args,
+                    "grant": "gr_" + "x" * 43,
+                    "idempotency_key": f"run_{i}",
+                    "edge_url": "http://127.0.0.1/edge/credentials",
+                }
+
+            direct_url = f"{zero_url}/webhook/hub/twilio/send_sms/v1"
+            hub_url = f"http://127.0.0.1:{hport}/api/tools/send_sms/call"
+            auth = {"Authorization": f"Bearer {token}"}
+            base = {
+                **sequential(direct_url, direct_body, {}, n),
+                **concurrent(direct_url, direct_body, {}, n),
+            }
+            hub = {
+                **sequential(hub_url, lambda i: {"args": args}, auth, n),
+                **concurrent(hub_url, lambda i: {"args": args}, auth, n),
+            }
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+    rows = [
+        {"path": "direct POST to the zero-work endpoint", **base},
+        {"path": "send_sms through the hub (REST mirror)", **hub},
+    ]
+    print_rows(rows)
+    print(
+        f"\nhub overhead at the median: {hub['median_ms'] - base['median_ms']:.3f} ms; "
+        f"p99: {hub['p99_ms'] - base['p99_ms']:.3f} ms; "
+        f"throughput ratio hub/direct: {hub['calls_per_s'] / base['calls_per_s']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)

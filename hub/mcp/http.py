@@ -1,0 +1,134 @@
+"""Streamable HTTP at /mcp: stateless (no session affinity), bearer agent tokens only.
+
+The bearer token is checked before the SDK sees the request: a missing, unknown, revoked,
+expired or foreign token gets 401 and a valid token of another kind 403, both in the hub's
+JSON error shape. The caller rides the ASGI scope to the handlers (ctx.request.scope).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from hub.accounts.service import Caller, resolve_token
+from hub.audit.service import record
+from hub.core.errors import HubError
+from hub.mcp.server import HubMcp
+
+log = logging.getLogger("hub.mcp")
+
+SCOPE_KEY = "hub.caller"
+PATH = "/mcp"
+
+
+def security_settings(settings: Any) -> TransportSecuritySettings:
+    """DNS-rebinding protection: Host and Origin must name this hub (loopback or public URL)."""
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    if settings.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost"):  # noqa: S104
+        hosts += [settings.host, f"{settings.host}:*"]
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        if parts.netloc:
+            hosts.append(parts.netloc)
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def _refuse(err: HubError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="hub"'} if err.status == 401 else None
+    return JSONResponse(err.to_dict(), status_code=err.status, headers=headers)
+
+
+class McpEndpoint:
+    """The ASGI app mounted at /mcp (authenticate, then hand over to the SDK)."""
+
+    def __init__(self, rt: Any, *, poll_interval: float = 2.0) -> None:
+        self.rt = rt
+        self.hub = HubMcp(rt, self._caller_of, poll_interval=poll_interval)
+        self.manager = StreamableHTTPSessionManager(
+            app=self.hub.server,
+            stateless=True,
+            # One JSON body per request: the cheapest framing; subscriptions/listen still
+            # streams (the SDK always answers it with SSE).
+            json_response=True,
+            security_settings=security_settings(rt.settings),
+        )
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """The SDK's session manager and the tool-list watcher, for the app's lifespan."""
+        async with self.manager.run(), anyio.create_task_group() as tg:
+            tg.start_soon(self.hub.watcher.run)
+            try:
+                yield
+            finally:
+                self.hub.watcher.close()
+                tg.cancel_scope.cancel()
+
+    async def _caller_of(self, ctx: Any) -> Caller:
+        request = getattr(ctx, "request", None)
+        caller = request.scope.get(SCOPE_KEY) if request is not None else None
+        if caller is None:  # pragma: no cover - the endpoint always sets it
+            raise HubError("unauthenticated", "No authenticated caller on this request.")
+        return caller
+
+    def _authenticate(self, raw: str, path: str) -> Caller:
+        with self.rt.db.session() as s:
+            caller, touched = resolve_token(s, raw)
+            if caller.kind != "agent":
+                raise HubError(
+                    "forbidden",
+                    f"MCP serves agents: use an agent token (this one is '{caller.kind}'). "
+                    "Admin and ops tokens work with the REST API.",
+                )
+            if touched:
+                # Same cadence as REST: at most once a minute per token.
+                record(
+                    s,
+                    caller.tenant_id,
+                    caller.actor,
+                    "token.used",
+                    target=caller.token_id,
+                    details={"kind": caller.kind, "path": path, "transport": "mcp-http"},
+                )
+            return caller
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # pragma: no cover - lifespan is the app's
+            return
+        raw = _bearer(scope)
+        try:
+            if raw is None:
+                raise HubError(
+                    "unauthenticated",
+                    "Send an agent token: 'Authorization: Bearer hub_agent_...'. Create one "
+                    "with `hub tokens create --tenant T --kind agent`.",
+                )
+            caller = await anyio.to_thread.run_sync(self._authenticate, raw, scope["path"])
+        except HubError as err:
+            await _refuse(err)(scope, receive, send)
+            return
+        scope[SCOPE_KEY] = caller
+        await self.manager.handle_request(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == b"authorization":
+            scheme, _, value = v.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and value.strip():
+                return value.strip()
+            return None
+    return None

@@ -1,0 +1,225 @@
+"""Hub-native actions an agent can take: check a queued call, start, suggest or remove a
+connection. Agents never handle credentials: initiating a connection tells a human what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import anyio
+
+from hub.accounts.service import Caller
+from hub.audit.service import record
+from hub.connections import service as connections
+from hub.core.errors import HubError
+from hub.permissions import service as permissions
+from hub.registry import service as registry
+from hub.runs.service import CallOutcome
+
+_STOP = frozenset(
+    {"the", "and", "for", "with", "from", "that", "this", "into", "your", "our", "their"}
+    | {"can", "will", "need", "needs", "want", "send", "sends", "make", "using", "use", "are"}
+)
+
+
+def check_authorization(s: Any, caller: Caller, queue_id: str) -> dict[str, Any]:
+    """The state of one of this agent's queued calls (its result once it ran)."""
+    auth = permissions.get_authorization(s, caller, queue_id)
+    out = permissions.present(s, auth)
+    out.pop("agent_token_id", None)
+    return out
+
+
+def initiate_integration(s: Any, caller: Caller, slug: str, base_url: str) -> dict[str, Any]:
+    """What a human must do to connect an integration (steps, fields, where)."""
+    integ = registry.get_integration(s, slug)
+    d = integ.definition or {}
+    conn = connections.connection_for(s, caller.tenant_id, integ.slug)
+    out: dict[str, Any] = {
+        "integration": integ.slug,
+        "name": integ.name,
+        "status": integ.status,
+        "auth_type": integ.auth_type,
+        "connected": conn is not None and conn.status in connections.USABLE_STATUSES,
+        "tools": sorted(
+            t.name
+            for t in registry.list_tools(s)
+            if any(p.integration_slug == integ.slug for p in registry.providers_for(s, t.name))
+        ),
+    }
+    if conn is not None:
+        out["connection"] = {"id": conn.id, "status": conn.status}
+        out["next_step"] = f"{integ.name} is already connected (status {conn.status}). " + (
+            "It works now."
+            if conn.status in connections.USABLE_STATUSES
+            else "An admin must update its credentials in the console."
+        )
+        return out
+    if integ.status not in ("available", "beta"):
+        out["next_step"] = (
+            f"{integ.name} is {integ.status.replace('_', ' ')} in this hub and cannot be "
+            "connected yet. Use suggest_integration to find an alternative."
+        )
+        return out
+    out["setup_instructions"] = d.get("setup_instructions", "")
+    out["credential_fields"] = [
+        {k: f.get(k) for k in ("name", "label", "secret", "required", "help")}
+        for f in d.get("credential_fields", [])
+    ]
+    out["console_url"] = f"{base_url}/connections"
+    if integ.auth_type == "oauth2":
+        how = (
+            f"An admin clicks Connect with {integ.name} on the console's Connections page "
+            f"({out['console_url']}) and approves access at {integ.name}."
+        )
+    else:
+        how = (
+            f"An admin enters the credential fields on the console's Connections page "
+            f"({out['console_url']}), or POSTs them to {base_url}/api/connections with an "
+            f'admin token: {{"integration": "{integ.slug}", "credentials": {{...}}}}.'
+        )
+    out["next_step"] = (
+        f"{how} Never ask the user to paste credentials into this chat; the hub keeps "
+        "them encrypted and you will never see them. Once connected, its tools appear in "
+        "your tool list."
+    )
+    record(
+        s,
+        caller.tenant_id,
+        caller.actor,
+        "integration.initiated",
+        target=integ.slug,
+        integration=integ.slug,
+    )
+    return out
+
+
+def suggest_integration(
+    s: Any, caller: Caller, need: str, slug: str | None = None
+) -> dict[str, Any]:
+    """Integrations that match a need, best first; the suggestion is audited for admins."""
+    words = {w for w in re.findall(r"[a-z0-9]+", need.lower()) if len(w) > 2 and w not in _STOP}
+    linked = connections.connected_integrations(s, caller.tenant_id)
+    tools_by: dict[str, list[str]] = {}
+    for t in registry.list_tools(s):
+        for p in registry.providers_for(s, t.name):
+            tools_by.setdefault(p.integration_slug, []).append(t.name)
+    scored = []
+    for integ in registry.list_integrations(s):
+        d = integ.definition or {}
+        text = " ".join(
+            [
+                integ.slug,
+                integ.name,
+                integ.category,
+                integ.description,
+                *(c.get("description", "") for c in d.get("capabilities", [])),
+                *tools_by.get(integ.slug, []),
+            ]
+        ).lower()
+        score = sum(1 for w in words if w in text) + (5 if slug and integ.slug == slug else 0)
+        if score:
+            usable = integ.status in ("available", "beta")
+            scored.append((score + (1 if usable else 0), integ, usable))
+    scored.sort(key=lambda x: (-x[0], x[1].slug))
+    candidates = [
+        {
+            "integration": i.slug,
+            "name": i.name,
+            "category": i.category,
+            "status": i.status,
+            "connected": i.slug in linked,
+            "can_connect": usable,
+            "tools": sorted(tools_by.get(i.slug, [])),
+        }
+        for _, i, usable in scored[:5]
+    ]
+    record(
+        s,
+        caller.tenant_id,
+        caller.actor,
+        "integration.suggested",
+        target=slug or (candidates[0]["integration"] if candidates else None),
+        integration=slug,
+        details={"need": need[:500], "candidates": [c["integration"] for c in candidates]},
+    )
+    return {
+        "need": need,
+        "candidates": candidates,
+        "next_step": "Suggestion recorded for an admin. To connect one, call "
+        "initiate_integration with its slug and pass the steps on to the user."
+        if candidates
+        else "No integration in this hub matches that need; the suggestion was recorded.",
+    }
+
+
+async def disconnect_integration(
+    rt: Any,
+    caller: Caller,
+    args: dict[str, Any],
+    reasoning: str | None,
+    idempotency_key: str | None,
+    authorization_id: str | None = None,
+) -> CallOutcome:
+    """Remove a connection through the permission gate (history raises it to a human)."""
+    slug = str(args.get("integration", ""))
+
+    def _run() -> CallOutcome:
+        with rt.db.session() as s:
+            # The gate first: a retry with the key of an approved removal replays its outcome.
+            gated = permissions.gate(
+                s,
+                caller,
+                permissions.ToolRef(
+                    name="disconnect_integration",
+                    permission="soft_limit",
+                    secret_fields=[],
+                    provider=lambda: slug,
+                ),
+                permissions.GateRequest(
+                    tool="disconnect_integration",
+                    args={"integration": slug},
+                    reasoning=reasoning,
+                    idempotency_key=idempotency_key,
+                    authorization_id=authorization_id,
+                ),
+            )
+            if gated is not None:
+                return gated
+            conn = connections.connection_for(s, caller.tenant_id, slug)
+            if conn is None:
+                raise HubError(
+                    "not_found",
+                    "This business has no connection to that integration; see "
+                    "hub_query(type='connections').",
+                )
+            conn_id = conn.id
+            connections.delete_connection(s, rt.vault, caller.tenant_id, caller.actor, conn_id)
+            return CallOutcome(
+                "succeeded",
+                None,
+                data={"integration": slug, "connection_id": conn_id, "disconnected": True},
+            )
+
+    outcome = await anyio.to_thread.run_sync(_run)
+    if outcome.status == "succeeded":
+        from hub.mcp.changes import nudge
+
+        await nudge(caller.tenant_id)
+    return outcome
+
+
+async def _disconnect_approved(
+    rt: Any,
+    caller: Caller,
+    args: dict[str, Any],
+    reasoning: str | None,
+    key: str,
+    authorization_id: str,
+) -> CallOutcome:
+    return await disconnect_integration(rt, caller, args, reasoning, key, authorization_id)
+
+
+# Hub-native actions the authorization queue can run once a human approves them.
+AUTHORIZED_EXECUTORS = {"disconnect_integration": _disconnect_approved}

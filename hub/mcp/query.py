@@ -1,0 +1,451 @@
+"""hub_query: one tenant-scoped read surface over the hub's records.
+
+Every query filters by the caller's tenant first; credentials appear only as masked hints;
+run arguments are stored redacted and results scrubbed before they reach this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from hub.accounts.service import Caller
+from hub.audit.models import AuditEvent
+from hub.connections import service as connections
+from hub.core.errors import HubError, not_found
+from hub.permissions import service as permissions
+from hub.registry import service as registry
+from hub.registry.capabilities import DATA_TYPES
+from hub.runs.models import Run
+from hub.runs.service import get_run
+
+SPEC = {d["type"]: d for d in DATA_TYPES}
+MAX_LIMIT = 100
+
+
+def hub_query(s: Session, vault: Any, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    """Answer one hub_query call (arguments already schema-validated)."""
+    kind = args["type"]
+    spec = SPEC[kind]
+    filters = dict(args.get("filters") or {})
+    unknown = sorted(set(filters) - set(spec["filters"]))
+    if unknown:
+        raise HubError(
+            "invalid_request",
+            f"Unknown filter(s) for {kind}: {', '.join(unknown)}. "
+            f"Use: {', '.join(spec['filters'])}.",
+            details={"field": "filters", "allowed": spec["filters"]},
+        )
+    include = list(args.get("include") or [])
+    bad = sorted(set(include) - set(spec["includes"]))
+    if bad:
+        raise HubError(
+            "invalid_request",
+            f"Unknown include(s) for {kind}: {', '.join(bad)}. Use: {', '.join(spec['includes'])}.",
+            details={"field": "include", "allowed": spec["includes"]},
+        )
+    search = (args.get("search") or "").strip() or None
+    if search and "search" in spec["filters"]:
+        filters.setdefault("search", search)
+    limit = min(int(args.get("limit") or 20), MAX_LIMIT)
+    offset = permissions.decode_cursor(args.get("cursor"))
+    reader = _READERS[kind]
+    if args.get("id"):
+        item = reader.one(s, vault, caller, str(args["id"]), set(include))
+        return {"type": kind, "data": item}
+    items, more = reader.many(s, vault, caller, filters, search, set(include), limit, offset)
+    return {
+        "type": kind,
+        "data": items,
+        "count": len(items),
+        "next_cursor": permissions.encode_cursor(offset + limit) if more else None,
+    }
+
+
+def _when(filters: dict[str, Any], name: str) -> datetime | None:
+    value = filters.get(name)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise HubError(
+            "invalid_request",
+            f"filters.{name} must be an ISO 8601 date-time, e.g. 2025-01-15T09:00:00Z.",
+            details={"field": f"filters.{name}"},
+        ) from None
+
+
+def _page(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
+    return rows[:limit], len(rows) > limit
+
+
+def _iso(v: datetime | None) -> str | None:
+    return v.isoformat() if v else None
+
+
+# ---------------------------------------------------------------- integrations
+
+
+class _Integrations:
+    @staticmethod
+    def _out(row: Any, linked: set[str], tools: dict[str, list[str]], inc: set[str]) -> dict:
+        d = row.definition or {}
+        out = {
+            "slug": row.slug,
+            "name": row.name,
+            "category": row.category,
+            "status": row.status,
+            "auth_type": row.auth_type,
+            "description": row.description,
+            "connected": row.slug in linked,
+        }
+        if "tools" in inc:
+            out["tools"] = tools.get(row.slug, [])
+        if "capabilities" in inc:
+            out["capabilities"] = d.get("capabilities", [])
+        if "credential_fields" in inc:
+            # Field names, labels and help only: what an admin will be asked for.
+            out["credential_fields"] = [
+                {k: f.get(k) for k in ("name", "label", "type", "secret", "required", "help")}
+                for f in d.get("credential_fields", [])
+            ]
+        if "setup_instructions" in inc:
+            out["setup_instructions"] = d.get("setup_instructions", "")
+        return out
+
+    @staticmethod
+    def _tools(s: Session) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for t in registry.list_tools(s):
+            for p in registry.providers_for(s, t.name):
+                out.setdefault(p.integration_slug, []).append(t.name)
+        return out
+
+    def one(self, s: Session, vault: Any, caller: Caller, ident: str, inc: set[str]) -> dict:
+        row = registry.get_integration(s, ident)
+        linked = connections.connected_integrations(s, caller.tenant_id)
+        return self._out(row, linked, self._tools(s) if "tools" in inc else {}, inc)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        rows = registry.list_integrations(
+            s, category=f.get("category"), status=f.get("status"), search=f.get("search")
+        )
+        linked = connections.connected_integrations(s, caller.tenant_id)
+        if f.get("auth_type"):
+            rows = [r for r in rows if r.auth_type == f["auth_type"]]
+        if f.get("connected") is not None:
+            rows = [r for r in rows if (r.slug in linked) == bool(f["connected"])]
+        tools = self._tools(s) if "tools" in inc else {}
+        page, more = _page(rows[offset:], limit)
+        return [self._out(r, linked, tools, inc) for r in page], more
+
+
+# ---------------------------------------------------------------- connections
+
+
+class _Connections:
+    @staticmethod
+    def _out(s: Session, vault: Any, c: Any, inc: set[str]) -> dict:
+        out = {
+            "id": c.id,
+            "integration": c.integration_slug,
+            "status": c.status,
+            "account_label": c.account_label,
+            "connected_via": c.connected_via,
+            "times_used_by_agent": c.times_used_by_agent,
+            "last_used_at": _iso(c.last_used_at),
+            "created_at": _iso(c.created_at),
+        }
+        if "integration" in inc:
+            integ = registry.get_integration(s, c.integration_slug)
+            out["integration_detail"] = {
+                "name": integ.name,
+                "category": integ.category,
+                "auth_type": integ.auth_type,
+            }
+        if "health" in inc:
+            out["health"] = {
+                "last_error": c.last_error,
+                "last_error_kind": c.last_error_kind,
+                "last_error_at": _iso(c.last_error_at),
+                "status_changed_at": _iso(c.status_changed_at),
+            }
+        if "credential_hints" in inc:
+            hints = {k: {"secret": True, "hint": v} for k, v in _hints(s, vault, c).items()}
+            for k, v in (c.config or {}).items():
+                if isinstance(v, str):
+                    hints.setdefault(k, {"secret": False, "hint": v})
+            out["credential_hints"] = hints
+        return out
+
+    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+        c = connections.get_connection(s, caller.tenant_id, ident)
+        return self._out(s, vault, c, inc)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        rows = connections.list_connections(s, caller.tenant_id)
+        if f.get("integration"):
+            rows = [c for c in rows if c.integration_slug == f["integration"]]
+        if f.get("status"):
+            rows = [c for c in rows if c.status == f["status"]]
+        if search:
+            rows = [
+                c
+                for c in rows
+                if search.lower() in f"{c.integration_slug} {c.account_label}".lower()
+            ]
+        page, more = _page(rows[offset:], limit)
+        return [self._out(s, vault, c, inc) for c in page], more
+
+
+def _hints(s: Session, vault: Any, c: Any) -> dict[str, str]:
+    return connections.credential_hints(s, vault, c) if vault is not None else {}
+
+
+# ---------------------------------------------------------------- tools
+
+
+class _Tools:
+    @staticmethod
+    def _out(action: dict[str, Any], inc: set[str]) -> dict:
+        out = {
+            "name": action["name"],
+            "domain": action["domain"],
+            "title": action["title"],
+            "permission": action["permission"],
+            "description": action["description"],
+            "available": action["available"],
+        }
+        if "providers" in inc:
+            out["providers"] = action["providers"]
+        if "input_schema" in inc:
+            out["input_schema"] = action["parameters"]
+        if "output_schema" in inc:
+            out["output_schema"] = action["returns"]
+        return out
+
+    @staticmethod
+    def _actions(s: Session, caller: Caller) -> list[dict[str, Any]]:
+        linked = connections.connected_integrations(s, caller.tenant_id)
+        doc = registry.capabilities(s, linked)
+        return [{**a, "domain": d["domain"]} for d in doc["data"]["domains"] for a in d["actions"]]
+
+    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+        registry.get_tool(s, ident)  # not_found with suggestions
+        for a in self._actions(s, caller):
+            if a["name"] == ident:
+                return self._out(a, inc)
+        raise not_found("active tool", ident)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        rows = self._actions(s, caller)
+        if f.get("domain"):
+            rows = [a for a in rows if a["domain"] == f["domain"]]
+        if f.get("permission"):
+            rows = [a for a in rows if a["permission"] == f["permission"]]
+        if f.get("integration"):
+            rows = [
+                a for a in rows if any(p["integration"] == f["integration"] for p in a["providers"])
+            ]
+        if f.get("available") is not None:
+            rows = [a for a in rows if a["available"] == bool(f["available"])]
+        if search:
+            low = search.lower()
+            rows = [
+                a for a in rows if low in f"{a['name']} {a['title']} {a['description']}".lower()
+            ]
+        page, more = _page(rows[offset:], limit)
+        return [self._out(a, inc) for a in page], more
+
+
+# ---------------------------------------------------------------- runs
+
+
+class _Runs:
+    @staticmethod
+    def _out(s: Session, r: Run, inc: set[str]) -> dict:
+        out = {
+            "id": r.id,
+            "tool": r.tool,
+            "provider": r.provider,
+            "status": r.status,
+            "caller": r.caller,
+            "error_kind": r.error_kind,
+            "idempotency_key": r.idempotency_key,
+            "created_at": _iso(r.created_at),
+            "finished_at": _iso(r.finished_at),
+            "duration_ms": r.duration_ms,
+        }
+        if "args" in inc:
+            out["args"] = r.args
+        if "result" in inc:
+            out["result"] = r.result
+        if "error" in inc:
+            out["error"] = {
+                "kind": r.error_kind,
+                "message": r.error_message,
+                "vendor_status": r.vendor_status,
+                "retry_after_s": r.retry_after_s,
+            }
+        if "events" in inc:
+            from hub.audit.service import query as audit_query
+
+            out["events"] = [
+                {"at": _iso(e.created_at), "action": e.action, "success": e.success}
+                for e in reversed(audit_query(s, r.tenant_id, run_id=r.id, limit=50))
+            ]
+        return out
+
+    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+        return self._out(s, get_run(s, caller.tenant_id, ident), inc)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        q = select(Run).where(Run.tenant_id == caller.tenant_id)
+        if f.get("tool"):
+            q = q.where(Run.tool == f["tool"])
+        if f.get("integration"):
+            q = q.where(Run.provider == f["integration"])
+        if f.get("status"):
+            q = q.where(Run.status == f["status"])
+        if f.get("agent"):
+            q = q.where(Run.caller == f"token:{f['agent']}")
+        since, until = _when(f, "since"), _when(f, "until")
+        if since:
+            q = q.where(Run.created_at >= since)
+        if until:
+            q = q.where(Run.created_at < until)
+        if search:
+            q = q.where(func.lower(Run.tool).contains(search.lower(), autoescape=True))
+        q = q.order_by(Run.created_at.desc(), Run.id.desc()).offset(offset).limit(limit + 1)
+        page, more = _page(list(s.scalars(q)), limit)
+        return [self._out(s, r, inc) for r in page], more
+
+
+# ---------------------------------------------------------------- authorizations
+
+
+class _Authorizations:
+    @staticmethod
+    def _out(s: Session, a: Any, inc: set[str]) -> dict:
+        full = permissions.present(s, a)
+        keep = [
+            "id",
+            "queue_id",
+            "status",
+            "tool",
+            "provider",
+            "reason",
+            "rules",
+            "created_at",
+            "expires_at",
+            "message",
+        ]
+        out = {k: full[k] for k in keep}
+        if "args" in inc:
+            out["args"] = full["args"]
+        if "reasoning" in inc:
+            out["reasoning"] = full["reasoning"]
+        if "decision" in inc:
+            out["decision"] = {
+                k: full[k] for k in ("decided_at", "decided_by", "notes", "upgrade_permission")
+            }
+        if "run" in inc:
+            out["run_id"] = full["run_id"]
+            out["outcome"] = full["outcome"]
+        return out
+
+    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+        return self._out(s, permissions.get_authorization(s, caller, ident), inc)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        status = f.get("status") or "all"
+        rows, _ = permissions.list_authorizations(
+            s, caller, status=status, tool=f.get("tool") or search, limit=10**6
+        )
+        since, until = _when(f, "since"), _when(f, "until")
+        rows = [
+            a
+            for a in rows
+            if (not since or a.created_at >= since)
+            and (not until or a.created_at < until)
+            and (not f.get("agent") or a.token_id == f["agent"])
+        ]
+        page, more = _page(rows[offset:], limit)
+        return [self._out(s, a, inc) for a in page], more
+
+
+# ---------------------------------------------------------------- audit
+
+
+class _Audit:
+    @staticmethod
+    def _out(e: AuditEvent, inc: set[str]) -> dict:
+        out = {
+            "id": e.id,
+            "at": _iso(e.created_at),
+            "actor": e.actor,
+            "action": e.action,
+            "target": e.target,
+            "integration": e.integration,
+            "run_id": e.run_id,
+            "success": e.success,
+            "error_message": e.error_message,
+        }
+        if "details" in inc:
+            out["details"] = e.details
+        return out
+
+    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+        e = s.get(AuditEvent, ident)
+        if e is None or e.tenant_id != caller.tenant_id:
+            raise not_found("audit event", ident)
+        return self._out(e, inc)
+
+    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+        q = select(AuditEvent).where(AuditEvent.tenant_id == caller.tenant_id)
+        action = f.get("action")
+        if action:
+            q = q.where(
+                AuditEvent.action.startswith(action)
+                if str(action).endswith(".")
+                else AuditEvent.action == action
+            )
+        for name, col in (
+            ("actor", AuditEvent.actor),
+            ("integration", AuditEvent.integration),
+            ("target", AuditEvent.target),
+        ):
+            if f.get(name):
+                q = q.where(col == f[name])
+        if f.get("success") is not None:
+            q = q.where(AuditEvent.success.is_(bool(f["success"])))
+        since, until = _when(f, "since"), _when(f, "until")
+        if since:
+            q = q.where(AuditEvent.created_at >= since)
+        if until:
+            q = q.where(AuditEvent.created_at < until)
+        if search:
+            low = search.lower()
+            q = q.where(
+                or_(
+                    func.lower(AuditEvent.action).contains(low, autoescape=True),
+                    func.lower(AuditEvent.target).contains(low, autoescape=True),
+                )
+            )
+        q = q.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        page, more = _page(list(s.scalars(q.offset(offset).limit(limit + 1))), limit)
+        return [self._out(e, inc) for e in page], more
+
+
+_READERS: dict[str, Any] = {
+    "integrations": _Integrations(),
+    "connections": _Connections(),
+    "tools": _Tools(),
+    "runs": _Runs(),
+    "authorizations": _Authorizations(),
+    "audit": _Audit(),
+}

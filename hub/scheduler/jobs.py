@@ -1,0 +1,103 @@
+"""Periodic work: purge expired grants and reconcile stale in-flight runs.
+
+(Authorizations need no job: their expiry is computed whenever they are read.)
+
+With several replicas on one PostgreSQL only the holder of an advisory lock runs the jobs;
+SQLite deployments are single-node, so their one hub always does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+log = logging.getLogger("hub.scheduler")
+LOCK_KEY = 0x4855_4253  # "HUBS": the scheduler's advisory lock id
+
+
+class Leadership:
+    """Holds PostgreSQL's advisory lock on a dedicated connection (always leader on SQLite)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._conn = None
+
+    def is_leader(self) -> bool:
+        """True when this process may run the jobs (tries to take the lock if it has not)."""
+        if self.db.url.startswith("sqlite"):
+            return True
+        if self._conn is not None:
+            return True
+        conn = self.db.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+        if got:
+            self._conn = conn  # the lock lives as long as this connection
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        """Give the lock up."""
+        if self._conn is not None:
+            # Closing only returns the connection to the pool, where the lock would live on.
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            self._conn.close()
+            self._conn = None
+
+
+def job_purge_grants(rt: Any) -> int:
+    """Delete grants that expired over an hour ago."""
+    from hub.runs.grants import purge_expired
+
+    with rt.db.session() as s:
+        return purge_expired(s)
+
+
+def job_reconcile_runs(rt: Any) -> int:
+    """Runs in flight for longer than the webhook timeout become outcome_unknown."""
+    from hub.runs.service import reconcile_interrupted
+
+    with rt.db.session() as s:
+        return reconcile_interrupted(s, timedelta(seconds=rt.settings.run_timeout_s + 30))
+
+
+JOBS: list[tuple[str, Callable[[Any], int], int]] = [
+    ("purge_grants", job_purge_grants, 300),
+    ("reconcile_runs", job_reconcile_runs, 60),
+]
+
+
+def start(rt: Any) -> BackgroundScheduler:
+    """Start the scheduler; each job first checks leadership."""
+    leader = Leadership(rt.db)
+    sched = BackgroundScheduler(daemon=True, job_defaults={"coalesce": True, "max_instances": 1})
+
+    def wrap(name: str, fn: Callable[[Any], int]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                if not leader.is_leader():
+                    return
+                n = fn(rt)
+                if n:
+                    log.info("job done", extra={"job": name, "count": n})
+            except Exception as exc:  # a failing job must not kill the scheduler
+                log.error("job failed", extra={"job": name, "exc_type": type(exc).__name__})
+
+        return run
+
+    for name, fn, every in JOBS:
+        sched.add_job(wrap(name, fn), "interval", seconds=every, id=name)
+    sched.start()
+    sched._hub_leader = leader  # type: ignore[attr-defined]
+    return sched
+
+
+def stop(sched: BackgroundScheduler) -> None:
+    """Stop the scheduler and release leadership."""
+    sched.shutdown(wait=False)
+    sched._hub_leader.release()  # type: ignore[attr-defined]

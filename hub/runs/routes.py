@@ -80,11 +80,14 @@ async def call_tool(
     payload = outcome.to_dict()
     if outcome.status == "succeeded":
         return JSONResponse(payload)
+    if outcome.status == "authorization_required":
+        # Queued for a human: accepted, nothing sent yet (poll check_authorization / retry).
+        return JSONResponse(payload, status_code=202)
     err = dict(outcome.error or {})
     status = ERROR_STATUS.get(err.get("kind", ""), 502)
     headers = {"Retry-After": str(err["retry_after_s"])} if err.get("retry_after_s") else None
     return JSONResponse(
-        {"error": {**err, "run_id": outcome.run_id}, **payload}, status_code=status, headers=headers
+        {**payload, "error": {**err, "run_id": outcome.run_id}}, status_code=status, headers=headers
     )
 
 

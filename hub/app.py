@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from hub import __version__
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.registry.routes import router as registry_router
     from hub.runs.edge import router as edge_router
     from hub.runs.routes import router as runs_router
+    from hub.web.routes import STATIC_DIR, STATIC_PATH
+    from hub.web.routes import router as web_router
 
     for r in (
         health_router,
@@ -80,8 +83,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runs_router,
         edge_router,
         permissions_router,
+        web_router,
     ):
         app.include_router(r)
-    # Streamable HTTP, stateless; an exact path (a Mount would redirect /mcp to /mcp/).
-    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_endpoint))
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="console-static")
+    # Streamable HTTP, stateless; an exact path (a Mount would redirect /mcp to /mcp/), and
+    # first, so MCP requests skip matching every REST router.
+    app.router.routes.insert(0, Route(MCP_PATH, endpoint=mcp_endpoint))
     return app

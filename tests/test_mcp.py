@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.helpers import stripe_credentials, twilio_credentials
+from tests.helpers import canary, stripe_credentials, twilio_credentials
 
 LAYER1 = {"hub_capabilities", "hub_query", "hub_action"}
 NATIVE = {
@@ -493,9 +493,13 @@ def test_disconnecting_a_used_integration_needs_a_human(live_hub):
 
     async def body() -> str:
         async with mcp_http(live_hub, t.agent) as c:
-            assert not (await c.call_tool("send_sms", SMS)).is_error
+            assert not (await c.call_tool("send_sms", {**SMS, "idempotency_key": "k-sms"})).is_error
             r = await c.call_tool("disconnect_integration", {"integration": "twilio"})
             assert err_kind(r) == "reasoning_required"
+            # A run's idempotency key never carries another call past the gate.
+            reused = {"integration": "twilio", "reasoning": "x", "idempotency_key": "k-sms"}
+            r = await c.call_tool("disconnect_integration", reused)
+            assert err_kind(r) == "idempotency_mismatch"
             r = await c.call_tool(
                 "disconnect_integration",
                 {"integration": "twilio", "reasoning": "We moved SMS to another vendor."},
@@ -547,5 +551,64 @@ def test_tool_list_changes_reach_listeners_of_that_tenant_only(live_hub):
                     await anyio.sleep(3)  # longer than the watcher's interval
                     tg.cancel_scope.cancel()
                 assert b_events == []
+
+    run(body)
+
+
+def test_no_credential_reaches_any_mcp_answer(live_hub):
+    t = live_hub.tenant()
+    secret = canary()
+    connect(live_hub, t, "twilio", twilio_credentials(auth_token=secret))
+
+    async def body() -> list[str]:
+        out: list[str] = []
+        async with mcp_http(live_hub, t.agent) as c:
+            out.append((await c.list_tools()).model_dump_json())
+            answers = [
+                await c.call_tool("send_sms", SMS),
+                await c.call_tool("send_sms", {"to": "bad", "body": secret}),
+                await c.call_tool("hub_capabilities", {}),
+                await c.call_tool("initiate_integration", {"integration": "twilio"}),
+                await c.call_tool(
+                    "hub_query",
+                    {
+                        "type": "connections",
+                        "include": ["credential_hints", "health", "integration"],
+                    },
+                ),
+                await c.call_tool(
+                    "hub_query", {"type": "runs", "include": ["args", "result", "error", "events"]}
+                ),
+                await c.call_tool("hub_query", {"type": "audit", "include": ["details"]}),
+            ]
+            out += [a.model_dump_json() for a in answers]
+            hints = answers[4].structured_content["data"][0]["credential_hints"]
+            assert hints["auth_token"] == {"secret": True, "hint": "..." + secret[-4:]}
+        return out
+
+    for text in run(body):
+        assert secret not in text
+
+
+def test_query_pages_with_a_cursor(live_hub):
+    t = live_hub.tenant()
+    connect(live_hub, t, "twilio", twilio_credentials())
+    connect(live_hub, t, "stripe", stripe_credentials())
+
+    async def body() -> None:
+        async with mcp_http(live_hub, t.agent) as c:
+            first = (
+                await c.call_tool("hub_query", {"type": "audit", "limit": 1})
+            ).structured_content
+            assert first["count"] == 1 and first["next_cursor"]
+            args = {"type": "audit", "limit": 1, "cursor": first["next_cursor"]}
+            second = (await c.call_tool("hub_query", args)).structured_content
+            assert second["data"][0]["id"] != first["data"][0]["id"]
+            bad = await c.call_tool("hub_query", {"type": "audit", "cursor": "not-a-cursor"})
+            assert err_kind(bad) == "invalid_request"
+            conns = await c.call_tool(
+                "hub_query", {"type": "integrations", "filters": {"connected": True}}
+            )
+            assert {i["slug"] for i in conns.structured_content["data"]} == {"twilio", "stripe"}
 
     run(body)

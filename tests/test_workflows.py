@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -632,6 +633,27 @@ def test_a_lost_webhook_credential_is_recreated(wf_rt, n8n_client):
     # The others still point at the deleted credential until they are redeployed.
     assert {r.action for r in deploy_all(wf_rt)} == {"updated", "unchanged"}
     assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: _secret(wf_rt)}).status_code == 200
+
+
+@pytest.mark.n8n
+def test_deploy_brings_a_rotated_webhook_secret_to_n8n(wf_rt):
+    from hub.n8n.models import SYSTEM_TENANT
+
+    old = _secret(wf_rt)
+    new = secrets.token_urlsafe(32)
+    with wf_rt.db.session() as s:
+        inst = get_instance(s)
+        wf_rt.vault.put(
+            s,
+            tenant_id=SYSTEM_TENANT,
+            owner_id="n8n:default",
+            kind="webhook_secret",
+            fields={"secret": new},
+            credential_id=inst.webhook_secret_credential_id,
+        )
+    assert {r.action for r in deploy_all(wf_rt)} == {"unchanged"}
+    assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: old}).status_code == 403
+    assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: new}).status_code == 200
 
 
 @pytest.mark.n8n

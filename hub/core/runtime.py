@@ -80,7 +80,7 @@ def reconcile_on_start(rt: Runtime) -> int:
 
     With SQLite only one hub serves the file, so every in-flight run is an orphan; with a
     shared PostgreSQL other replicas may be mid-call, so only runs older than the webhook
-    timeout are touched (the scheduler repeats this periodically).
+    timeout (+5 s) are touched (the scheduler repeats this periodically).
     """
     from datetime import timedelta
 
@@ -89,7 +89,7 @@ def reconcile_on_start(rt: Runtime) -> int:
     grace = (
         timedelta(0)
         if rt.db.url.startswith("sqlite")
-        else timedelta(seconds=rt.settings.run_timeout_s + 30)
+        else timedelta(seconds=rt.settings.run_timeout_s + 5)
     )
     with rt.db.session() as s:
         n = reconcile_interrupted(s, grace)

@@ -11,6 +11,7 @@ import hub.n8n.models
 import hub.permissions.models
 import hub.registry.models
 import hub.runs.models
+import hub.web.models
 import vault.models
 from hub.db.base import Base
 
@@ -25,5 +26,6 @@ def all_metadata() -> list[MetaData]:
         hub.permissions.models,
         hub.registry.models,
         hub.runs.models,
+        hub.web.models,
     )
     return [Base.metadata, vault.models.metadata]

@@ -19,7 +19,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from hub.accounts.service import Caller, resolve_token
+from hub.accounts.service import Caller, cached_caller, resolve_token
 from hub.audit.service import record
 from hub.core.errors import HubError
 from hub.mcp.server import HubMcp
@@ -116,7 +116,11 @@ class McpEndpoint:
                     "Send an agent token: 'Authorization: Bearer hub_agent_...'. Create one "
                     "with `hub tokens create --tenant T --kind agent`.",
                 )
-            caller = await anyio.to_thread.run_sync(self._authenticate, raw, scope["path"])
+            # A token resolved in the last seconds skips the database (accounts' short cache;
+            # revocation in this process clears it at once).
+            caller = cached_caller(raw)
+            if caller is None or caller.kind != "agent":
+                caller = await anyio.to_thread.run_sync(self._authenticate, raw, scope["path"])
         except HubError as err:
             await _refuse(err)(scope, receive, send)
             return

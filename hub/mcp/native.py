@@ -176,6 +176,7 @@ async def disconnect_integration(
                     permission="soft_limit",
                     secret_fields=[],
                     provider=lambda: slug,
+                    spine=False,
                 ),
                 permissions.GateRequest(
                     tool="disconnect_integration",

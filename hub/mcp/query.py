@@ -79,6 +79,20 @@ def _when(filters: dict[str, Any], name: str) -> datetime | None:
         ) from None
 
 
+def _flag(filters: dict[str, Any], name: str) -> bool:
+    """A boolean filter: true/false (or their strings); anything else is refused."""
+    value = filters[name]
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise HubError(
+        "invalid_request",
+        f"filters.{name} must be true or false.",
+        details={"field": f"filters.{name}"},
+    )
+
+
 def _page(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
     return rows[:limit], len(rows) > limit
 
@@ -138,7 +152,7 @@ class _Integrations:
         if f.get("auth_type"):
             rows = [r for r in rows if r.auth_type == f["auth_type"]]
         if f.get("connected") is not None:
-            rows = [r for r in rows if (r.slug in linked) == bool(f["connected"])]
+            rows = [r for r in rows if (r.slug in linked) == _flag(f, "connected")]
         tools = self._tools(s) if "tools" in inc else {}
         page, more = _page(rows[offset:], limit)
         return [self._out(r, linked, tools, inc) for r in page], more
@@ -252,7 +266,7 @@ class _Tools:
                 a for a in rows if any(p["integration"] == f["integration"] for p in a["providers"])
             ]
         if f.get("available") is not None:
-            rows = [a for a in rows if a["available"] == bool(f["available"])]
+            rows = [a for a in rows if a["available"] == _flag(f, "available")]
         if search:
             low = search.lower()
             rows = [
@@ -422,7 +436,7 @@ class _Audit:
             if f.get(name):
                 q = q.where(col == f[name])
         if f.get("success") is not None:
-            q = q.where(AuditEvent.success.is_(bool(f["success"])))
+            q = q.where(AuditEvent.success.is_(_flag(f, "success")))
         since, until = _when(f, "since"), _when(f, "until")
         if since:
             q = q.where(AuditEvent.created_at >= since)

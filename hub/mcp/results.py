@@ -9,7 +9,8 @@ import mcp_types as types
 
 from hub.core.errors import HubError
 
-TEXT_LIMIT = 8000
+# The spec asks for the serialized JSON in a text block too; this only caps runaway sizes.
+TEXT_LIMIT = 200_000
 
 
 def _dump(obj: Any) -> str:
@@ -21,12 +22,20 @@ def _dump(obj: Any) -> str:
     )
 
 
+def text(data: dict[str, Any], summary: str) -> str:
+    """The text block of a result: a summary line, then the data as JSON (the spec asks
+    tools that return structured content to include it serialized, for older clients)."""
+    return f"{summary}\n{_dump(data)}"
+
+
 def ok(data: dict[str, Any], summary: str) -> types.CallToolResult:
     """A successful result: the data as structured content, a summary plus JSON as text."""
-    return types.CallToolResult(
-        content=[types.TextContent(text=f"{summary}\n{_dump(data)}")],
-        structured_content=data,
-    )
+    return prerendered(data, text(data, summary))
+
+
+def prerendered(data: dict[str, Any], rendered: str) -> types.CallToolResult:
+    """A successful result whose text was rendered (and perhaps cached) already."""
+    return types.CallToolResult(content=[types.TextContent(text=rendered)], structured_content=data)
 
 
 def refusal(err: HubError) -> types.CallToolResult:
@@ -43,7 +52,6 @@ def outcome(tool: str, o: Any) -> types.CallToolResult:
     """A call outcome: succeeded and queued are results; failures are tool errors."""
     body = o.to_dict()
     if o.status == "authorization_required":
-        body.pop("error", None)  # REST uses it for the 202; for MCP a queued call is no error
         text = f"{tool}: {body['message']}\nWhy: {body.get('reason', '')}"
         return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=body)
     if o.status == "succeeded":

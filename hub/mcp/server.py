@@ -5,6 +5,8 @@ request, for the calling token's tenant; every call goes through the same spine 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +45,8 @@ class HubMcp:
         self.caller_of = caller_of
         self.catalog = ToolCatalog()
         self.watcher = ToolsetWatcher(rt, self.catalog, interval=poll_interval)
+        self._caps: OrderedDict[tuple[Any, ...], tuple[dict, str]] = OrderedDict()
+        self._caps_lock = threading.Lock()
         self.server: Server[Any] = Server(
             "agent-hub",
             version=__version__,
@@ -106,8 +110,8 @@ class HubMcp:
         if name in _SCHEMAS:
             validate_args(name, _SCHEMAS[name], arguments)
         if name == "hub_capabilities":
-            data = await self._db(lambda s: self.capabilities(s, caller, arguments.get("domain")))
-            return results.ok(data, "Capabilities of this hub for this business.")
+            data, text = await self._db(lambda s: self.capabilities_answer(s, caller, arguments))
+            return results.prerendered(data, text)
         if name == "hub_query":
             data = await self._db(lambda s: hub_query(s, self.rt.vault, caller, arguments))
             n = len(data["data"]) if isinstance(data["data"], list) else 1
@@ -193,9 +197,26 @@ class HubMcp:
             return results.outcome(name, o)
         raise HubError("not_found", f"No tool '{name}'.")  # pragma: no cover
 
-    def capabilities(self, s: Any, caller: Caller, domain: str | None) -> dict[str, Any]:
-        """registry.capabilities for the tenant, plus the hub-native domains."""
-        from hub.connections.service import connected_integrations
+    def capabilities_answer(self, s: Any, caller: Caller, a: dict[str, Any]) -> tuple[dict, str]:
+        """hub_capabilities' data and text, cached by what they depend on (the registry
+        revision, the tenant's connections, the policy) like the tool listing."""
+        fp = self.catalog.fingerprint(s, caller.tenant_id)
+        key = (fp, a.get("domain"))
+        with self._caps_lock:
+            hit = self._caps.get(key)
+            if hit is not None:
+                self._caps.move_to_end(key)
+                return hit
+        data = self.capabilities(s, set(fp[1]), a.get("domain"))
+        answer = (data, results.text(data, "Capabilities of this hub for this business."))
+        with self._caps_lock:
+            self._caps[key] = answer
+            while len(self._caps) > 128:
+                self._caps.popitem(last=False)
+        return answer
+
+    def capabilities(self, s: Any, connected: set[str], domain: str | None) -> dict[str, Any]:
+        """registry.capabilities for a tenant's connections, plus the hub-native domains."""
         from hub.registry.service import capabilities
 
         natives = [
@@ -210,11 +231,11 @@ class HubMcp:
             if domain in (None, d)
         ]
         if domain in NATIVE_DOMAINS:
-            doc = capabilities(s, connected_integrations(s, caller.tenant_id))
+            doc = capabilities(s, connected)
             doc["data"]["domains"] = natives
             doc["data"]["integrations"] = []
             return doc
-        doc = capabilities(s, connected_integrations(s, caller.tenant_id), domain)
+        doc = capabilities(s, connected, domain)
         doc["data"]["domains"].extend(natives)
         return doc
 

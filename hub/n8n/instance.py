@@ -91,4 +91,4 @@ def make_invoker(s: Session, vault: Any, settings: Any) -> WebhookInvoker | None
     if not url or inst is None:
         return None
     secret = secret_of(s, vault, inst.webhook_secret_credential_id, "secret")
-    return WebhookInvoker(url, secret) if secret else None
+    return WebhookInvoker(url, secret, timeout_s=settings.run_timeout_s) if secret else None

@@ -66,6 +66,35 @@ async def run_approved(rt: Any, auth_id: str, actor: str) -> dict[str, Any]:
     return outcome
 
 
+async def decide_and_run(
+    rt: Any,
+    caller: Any,
+    auth_id: str,
+    decision: str,
+    notes: str | None = None,
+    upgrade_permission: bool = False,
+) -> dict[str, Any]:
+    """Record a human's decision and, on approval, run the call; returns the presented row.
+
+    The one door for REST and the console: callers must already have checked that the
+    decider is an admin (token) or an owner/admin user; agents never reach this.
+    """
+
+    def _decide() -> str:
+        with rt.db.session() as s:
+            auth = service.decide(s, caller, auth_id, decision, notes, upgrade_permission)
+            return auth.status
+
+    if await anyio.to_thread.run_sync(_decide) == "authorized":
+        await run_approved(rt, auth_id, caller.actor)
+
+    def _present() -> dict[str, Any]:
+        with rt.db.session() as s:
+            return service.present(s, service.get_authorization(s, caller, auth_id))
+
+    return await anyio.to_thread.run_sync(_present)
+
+
 def _native(tool: str) -> Any:
     """The executor of a hub-native action (connection tools), if the tool is one."""
     from hub.mcp.native import AUTHORIZED_EXECUTORS

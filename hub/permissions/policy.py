@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -117,7 +117,9 @@ class Raise:
 class PolicyContext:
     """What rules may ask of the hub's state, supplied by the caller (lazily)."""
 
-    tenant_settings: dict[str, Any] = field(default_factory=dict)
+    tenant_settings: dict[str, Any] | None = None
+    # Reads the tenant's settings on first use (most calls never need them).
+    settings_loader: Callable[[], dict[str, Any]] | None = None
     # (payment id, window) -> whether a charge tool of this tenant created it within window.
     charged_recently: Callable[[str, timedelta], bool] = lambda _pid, _w: False
     # (tool, args) -> (label, uses) of what the call would delete, or None without history.
@@ -127,6 +129,8 @@ class PolicyContext:
         """A knob under tenant.settings["policy"], or None."""
         if not key:
             return None
+        if self.tenant_settings is None:
+            self.tenant_settings = self.settings_loader() if self.settings_loader else {}
         return (self.tenant_settings.get("policy") or {}).get(key)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -10,7 +9,7 @@ from hub.accounts.auth import admin_only, current_caller
 from hub.accounts.service import Caller
 from hub.db.deps import get_session
 from hub.permissions import service
-from hub.permissions.execution import run_approved
+from hub.permissions.execution import decide_and_run
 from hub.permissions.models import AUTHORIZATION_STATUSES
 from hub.permissions.schemas import (
     AuthorizationOut,
@@ -65,26 +64,15 @@ async def decide(
     auth_id: str, body: DecisionIn, request: Request, caller: Caller = Depends(admin_only)
 ) -> AuthorizationOut:
     """Allow Once, Allow Always (upgrade_permission) or Deny; an approval runs the call now."""
-    rt = request.app.state.runtime
-
-    def _decide() -> str:
-        with rt.db.session() as s:
-            auth = service.decide(
-                s, caller, auth_id, body.decision or "", body.notes, body.upgrade_permission
-            )
-            return auth.status
-
-    status = await anyio.to_thread.run_sync(_decide)
-    if status == "authorized":
-        await run_approved(rt, auth_id, caller.actor)
-
-    def _present() -> AuthorizationOut:
-        with rt.db.session() as s:
-            return AuthorizationOut(
-                **service.present(s, service.get_authorization(s, caller, auth_id))
-            )
-
-    return await anyio.to_thread.run_sync(_present)
+    out = await decide_and_run(
+        request.app.state.runtime,
+        caller,
+        auth_id,
+        body.decision or "",
+        body.notes,
+        body.upgrade_permission,
+    )
+    return AuthorizationOut(**out)
 
 
 @router.get("/api/permission-overrides", response_model=OverrideList)

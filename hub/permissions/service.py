@@ -43,6 +43,9 @@ class ToolRef:
     secret_fields: list[str]
     # The provider the call would route to; only asked when a human is involved.
     provider: Callable[[], str | None]
+    # Whether the call continues into the run spine (its idempotency step answers retries);
+    # hub-native actions do not, so a run's key never lets one past the gate.
+    spine: bool = True
 
 
 @dataclass
@@ -86,6 +89,12 @@ def gate(
             )
         )
         if held is not None:
+            if not ref.spine:
+                raise HubError(
+                    "idempotency_mismatch",
+                    f"This idempotency key was used for a different call ({held}); use a new "
+                    "key for new arguments.",
+                )
             # A run holds this key: it was let through when it was made, and the spine's
             # idempotency rules (replay, mismatch, in progress) answer the retry.
             return None
@@ -141,8 +150,7 @@ def gate(
 
 
 def _context(s: Session, tenant_id: str, policy: Policy) -> PolicyContext:
-    """Lazy hooks into the hub's state for the policy rules."""
-    tenant = s.get(Tenant, tenant_id)
+    """Lazy hooks into the hub's state for the policy rules (nothing is read until asked)."""
 
     def charged_recently(payment_id: str, window: timedelta) -> bool:
         from hub.permissions.policy import SettledRefund
@@ -171,8 +179,12 @@ def _context(s: Session, tenant_id: str, policy: Policy) -> PolicyContext:
         uses = s.scalar(select(func.count()).select_from(Run).where(Run.connection_id == conn.id))
         return (conn.integration_slug, int(uses or 0)) if uses else None
 
+    def settings() -> dict[str, Any]:
+        tenant = s.get(Tenant, tenant_id)
+        return dict(tenant.settings or {}) if tenant else {}
+
     return PolicyContext(
-        tenant_settings=dict(tenant.settings or {}) if tenant else {},
+        settings_loader=settings,
         charged_recently=charged_recently,
         history=history,
     )
@@ -361,8 +373,6 @@ def required_outcome(auth: Authorization) -> Any:
     return CallOutcome(
         "authorization_required",
         None,
-        # REST answers 202 for this kind; MCP presents it as a result, not an error.
-        error={"kind": "authorization_required", "message": message},
         extra={
             "queue_id": auth.id,
             "reason": auth.reason,

@@ -209,6 +209,9 @@ class Fault:
     body: Any = None  # overrides the vendor-shaped body
     method: str | None = None
     path_prefix: str | None = None
+    # Seconds to wait before answering; with status 0 the request then goes on to Prism
+    # (a slow vendor rather than a failing one).
+    delay_s: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -224,6 +227,7 @@ class Fault:
             "method": self.method,
             "path_prefix": self.path_prefix,
             "body": self.body,
+            "delay_s": self.delay_s,
         }
 
 
@@ -350,8 +354,10 @@ class SandboxState:
             raise ValueError(
                 f"unknown sandbox vendor {fault.vendor!r}; known: {', '.join(self.upstreams)}"
             )
-        if not 100 <= fault.status <= 599:
-            raise ValueError(f"status must be an HTTP status (100-599), not {fault.status}")
+        if not (100 <= fault.status <= 599 or (fault.status == 0 and fault.delay_s > 0)):
+            raise ValueError(
+                f"status must be an HTTP status (100-599), or 0 with delay_s, not {fault.status}"
+            )
         if fault.times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
@@ -455,13 +461,14 @@ def build_app(state: SandboxState) -> Starlette:
                 body=doc.get("body"),
                 method=doc.get("method"),
                 path_prefix=doc.get("path_prefix"),
+                delay_s=float(doc.get("delay_s", 0)),
             )
             state.add_fault(fault)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse(
                 {
                     "error": f"bad fault: {exc}. Send JSON {{vendor, status, times, "
-                    f"retry_after?, body?, method?, path_prefix?}}"
+                    f"retry_after?, body?, method?, path_prefix?, delay_s?}}"
                 },
                 status_code=400,
             )
@@ -499,7 +506,9 @@ def build_app(state: SandboxState) -> Starlette:
         rec_headers = _headers_dict(request.headers.raw)
 
         fault = state.take_fault(vendor, request.method, rest)
-        if fault is not None:
+        if fault is not None and fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault is not None and fault.status:
             payload = (
                 fault.body if fault.body is not None else vendor_error_body(vendor, fault.status)
             )
@@ -788,10 +797,14 @@ class Sandbox:
         body: Any = None,
         method: str | None = None,
         path_prefix: str | None = None,
+        delay_s: float = 0.0,
     ) -> None:
-        """The next ``times`` requests to ``vendor`` answer ``status`` (vendor-shaped body)."""
+        """The next ``times`` requests to ``vendor`` answer ``status`` (vendor-shaped body);
+        with ``delay_s`` they wait first, and status 0 then passes them on to the vendor mock."""
         self._state().add_fault(
-            Fault(self.vendor(vendor), status, times, retry_after, body, method, path_prefix)
+            Fault(
+                self.vendor(vendor), status, times, retry_after, body, method, path_prefix, delay_s
+            )
         )
 
     # ------------------------------------------------------------------ lifecycle

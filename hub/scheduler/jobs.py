@@ -63,7 +63,7 @@ def job_reconcile_runs(rt: Any) -> int:
     from hub.runs.service import reconcile_interrupted
 
     with rt.db.session() as s:
-        return reconcile_interrupted(s, timedelta(seconds=rt.settings.run_timeout_s + 30))
+        return reconcile_interrupted(s, timedelta(seconds=rt.settings.run_timeout_s + 5))
 
 
 JOBS: list[tuple[str, Callable[[Any], int], int]] = [

@@ -1,0 +1,1 @@
+"""The console: server-rendered pages for people (sign-in, approvals, integrations, runs, audit)."""

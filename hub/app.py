@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.runs.edge import router as edge_router
     from hub.runs.routes import router as runs_router
     from hub.web.routes import STATIC_DIR, STATIC_PATH
+    from hub.web.payments import router as payments_router
     from hub.web.routes import router as web_router
 
     for r in (
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         edge_router,
         permissions_router,
         web_router,
+        payments_router,
     ):
         app.include_router(r)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="console-static")

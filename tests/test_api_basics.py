@@ -37,3 +37,11 @@ def test_errors_have_one_shape(client, tenant):
     r = client.get("/api/audit", params={"limit": 0}, headers=tenant.h())
     assert r.status_code == 422 and r.json()["error"]["field"] == "limit"
     assert "x-request-id" in r.headers
+
+
+def test_checkout_return_pages_are_public_and_plain(client):
+    done = client.get("/payments/complete", params={"session_id": "cs_test_1"})
+    assert done.status_code == 200 and "Your payment was submitted" in done.text
+    assert "Back to the console" not in done.text
+    gone = client.get("/payments/canceled")
+    assert gone.status_code == 200 and "No payment was taken" in gone.text

@@ -231,6 +231,42 @@ class N8nClient:
             f"delete_credential({credential_id})", "DELETE", f"/api/v1/credentials/{credential_id}"
         )
 
+    def get_credential(self, credential_id: str) -> dict[str, Any] | None:
+        """A credential's metadata (never its data), or None when n8n has no such id."""
+        try:
+            return self._request(
+                f"get_credential({credential_id})", "GET", f"/api/v1/credentials/{credential_id}"
+            ).json()
+        except N8nError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def update_credential(self, credential_id: str, data: dict[str, Any]) -> bool:
+        """Replace a credential's data; False when n8n has no such credential."""
+        try:
+            self._request(
+                f"update_credential({credential_id})",
+                "PATCH",
+                f"/api/v1/credentials/{credential_id}",
+                json={"data": data},
+                secrets=[str(v) for v in data.values()],
+            )
+        except N8nError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def find_workflow(self, workflow_id: str) -> dict[str, Any] | None:
+        """A workflow, or None when n8n has no such id."""
+        try:
+            return self.get_workflow(workflow_id)
+        except N8nError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # ------------------------------------------------------------------ health
     def health(self) -> bool:
         """True when n8n answers ``/healthz/readiness`` with 200 (database migrated)."""

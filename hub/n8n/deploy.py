@@ -137,52 +137,14 @@ class RollbackResult:
     bindings: list[str]  # tool names whose binding moved
 
 
-class _Client(N8nClient):
-    """The public API calls deploy needs beyond :class:`N8nClient`."""
-
-    def get_credential(self, credential_id: str) -> dict[str, Any] | None:
-        try:
-            return self._request(
-                f"get_credential({credential_id})", "GET", f"/api/v1/credentials/{credential_id}"
-            ).json()
-        except N8nError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def update_credential(self, credential_id: str, data: dict[str, Any]) -> bool:
-        """Replace a credential's data; False when n8n has no such credential."""
-        try:
-            self._request(
-                f"update_credential({credential_id})",
-                "PATCH",
-                f"/api/v1/credentials/{credential_id}",
-                json={"data": data},
-                secrets=[str(v) for v in data.values()],
-            )
-        except N8nError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
-
-    def find_workflow(self, workflow_id: str) -> dict[str, Any] | None:
-        try:
-            return self.get_workflow(workflow_id)
-        except N8nError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-
-def client_for(rt: Any) -> _Client:
+def client_for(rt: Any) -> N8nClient:
     """A client for the configured n8n's public API (HubError n8n_unavailable otherwise)."""
     with rt.db.session() as s:
         url, key = api_key(s, rt.vault, rt.settings)
-    return _Client(url, key)
+    return N8nClient(url, key)
 
 
-def ensure_webhook_credential(rt: Any, client: _Client) -> str:
+def ensure_webhook_credential(rt: Any, client: N8nClient) -> str:
     """n8n's id of the header-auth credential, holding the vault's current secret.
 
     Updates the stored credential in place (so a rotated secret reaches n8n); creates it
@@ -249,7 +211,7 @@ def _matches(want: str, remote: dict[str, Any]) -> bool:
     return all(c == want for c in remote_checksums(remote))
 
 
-def _by_name(client: _Client, name: str) -> dict[str, Any] | None:
+def _by_name(client: N8nClient, name: str) -> dict[str, Any] | None:
     for wf in client.list_workflows():
         if wf.get("name") == name and not wf.get("isArchived"):
             return wf
@@ -258,7 +220,7 @@ def _by_name(client: _Client, name: str) -> dict[str, Any] | None:
 
 def _deploy_one(
     rt: Any,
-    client: _Client,
+    client: N8nClient,
     f: WorkflowFile,
     cred_id: str,
     actor: str,
@@ -471,7 +433,7 @@ def status(rt: Any, *, folder: Path | None = None, check_n8n: bool = True) -> li
             (d.integration, d.tool, d.version, d.n8n_id, d.checksum, d.active)
             for d in s.scalars(select(WorkflowDeployment).order_by(WorkflowDeployment.version))
         ]
-    client: _Client | None = None
+    client: N8nClient | None = None
     n8n_error: str | None = None
     remotes: dict[str, dict[str, Any] | None] = {}
     if check_n8n and rows:

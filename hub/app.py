@@ -71,8 +71,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.registry.routes import router as registry_router
     from hub.runs.edge import router as edge_router
     from hub.runs.routes import router as runs_router
-    from hub.web.routes import STATIC_DIR, STATIC_PATH
     from hub.web.payments import router as payments_router
+    from hub.web.routes import STATIC_DIR, STATIC_PATH
     from hub.web.routes import router as web_router
 
     for r in (

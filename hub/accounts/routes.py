@@ -58,7 +58,9 @@ class TokenCreated(TokenOut):
 
 
 @router.get("/me", response_model=Me)
-def me(caller: Caller = Depends(current_caller), s: Session = Depends(get_session)) -> Me:
+def me(
+    caller: Caller = Depends(current_caller), s: Session = Depends(get_session, scope="function")
+) -> Me:
     """The caller's tenant and token kind."""
     t = s.get(Tenant, caller.tenant_id)
     return Me(
@@ -70,7 +72,9 @@ def me(caller: Caller = Depends(current_caller), s: Session = Depends(get_sessio
 
 
 @router.get("/tokens", response_model=list[TokenOut])
-def list_tokens(caller: Caller = Depends(admin_only), s: Session = Depends(get_session)) -> list:
+def list_tokens(
+    caller: Caller = Depends(admin_only), s: Session = Depends(get_session, scope="function")
+) -> list:
     """This tenant's tokens."""
     return [
         TokenOut.model_validate(t, from_attributes=True)
@@ -80,7 +84,9 @@ def list_tokens(caller: Caller = Depends(admin_only), s: Session = Depends(get_s
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(
-    body: TokenCreate, caller: Caller = Depends(admin_only), s: Session = Depends(get_session)
+    body: TokenCreate,
+    caller: Caller = Depends(admin_only),
+    s: Session = Depends(get_session, scope="function"),
 ) -> TokenCreated:
     """Mint a token for this tenant; the response is the only place it appears."""
     tok, raw = service.create_token(
@@ -106,7 +112,9 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(
-    token_id: str, caller: Caller = Depends(admin_only), s: Session = Depends(get_session)
+    token_id: str,
+    caller: Caller = Depends(admin_only),
+    s: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """Revoke a token of this tenant."""
     tok = service.revoke_token(s, token_id, caller.tenant_id)

@@ -50,7 +50,7 @@ def query_audit(
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     caller: Caller = Depends(admin_or_ops),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     """Audit rows of this tenant, filtered, newest first."""
     rows = service.query(

@@ -49,7 +49,9 @@ def present(s: Session, request: Request, c: Connection) -> ConnectionOut:
 
 @router.get("", response_model=ConnectionList)
 def list_connections(
-    request: Request, caller: Caller = Depends(current_caller), s: Session = Depends(get_session)
+    request: Request,
+    caller: Caller = Depends(current_caller),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ConnectionList:
     """This tenant's connections."""
     rows = service.list_connections(s, caller.tenant_id)
@@ -61,7 +63,7 @@ def create_connection(
     body: ConnectionCreate,
     request: Request,
     caller: Caller = Depends(admin_only),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ConnectionOut:
     """Connect an integration with API-key or service-account credentials."""
     c = service.create_connection(
@@ -84,7 +86,7 @@ def get_connection(
     connection_id: str,
     request: Request,
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ConnectionOut:
     """One connection."""
     return present(s, request, service.get_connection(s, caller.tenant_id, connection_id))
@@ -96,7 +98,7 @@ def update_connection(
     body: ConnectionUpdate,
     request: Request,
     caller: Caller = Depends(admin_only),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ConnectionOut:
     """Replace credentials or change label, base URL or options."""
     c = service.update_connection(
@@ -118,7 +120,7 @@ def delete_connection(
     connection_id: str,
     request: Request,
     caller: Caller = Depends(admin_only),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """Disconnect and destroy the stored credential."""
     service.delete_connection(

@@ -56,7 +56,7 @@ def list_integrations(
     status: str | None = Query(None, description="Filter by status, e.g. available."),
     search: str | None = Query(None, description="Text in slug, name or description."),
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationList:
     """Integrations in the catalog, with this tenant's connection state."""
     rows = service.list_integrations(s, category=category, status=status, search=search)
@@ -70,7 +70,7 @@ def list_integrations(
 def get_integration(
     slug: str,
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationDetail:
     """One integration: credential fields, OAuth, webhooks, setup instructions."""
     row = service.get_integration(s, slug)
@@ -82,7 +82,7 @@ def get_integration(
 def list_tools(
     domain: str | None = Query(None, description="Filter by domain, e.g. messaging."),
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ToolList:
     """Active tools with their providers and whether this tenant can use them."""
     rows = service.list_tools(s, domain=domain)
@@ -95,7 +95,7 @@ def list_tools(
 def get_tool(
     name: str,
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> ToolDetail:
     """One tool with its input and output JSON Schemas."""
     row = service.get_tool(s, name)
@@ -107,7 +107,7 @@ def get_tool(
 def get_capabilities(
     domain: str | None = Query(None, description="Only this domain's actions."),
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> CapabilitiesResponse:
     """Every domain, action, schema and permission, generated from the registry."""
     connected = service.tenant_connected(s, caller.tenant_id)

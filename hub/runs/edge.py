@@ -30,7 +30,7 @@ class EdgeRequest(BaseModel):
 
 @router.post("/edge/credentials", include_in_schema=False)
 def resolve_credentials(
-    body: EdgeRequest, request: Request, s: Session = Depends(get_session)
+    body: EdgeRequest, request: Request, s: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     """Redeem a grant once: the connection's base URL, options and credential fields."""
     ip = request.client.host if request.client else None

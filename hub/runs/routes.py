@@ -97,7 +97,7 @@ def list_runs(
     tool: str | None = None,
     limit: int = Query(50, ge=1, le=200),
     caller: Caller = Depends(current_caller),
-    s: Session = Depends(get_session),
+    s: Session = Depends(get_session, scope="function"),
 ) -> RunList:
     """Recent runs of this tenant."""
     rows = service.list_runs(s, caller.tenant_id, status=status, tool=tool, limit=limit)
@@ -106,7 +106,9 @@ def list_runs(
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, tags=["runs"])
 def get_run(
-    run_id: str, caller: Caller = Depends(current_caller), s: Session = Depends(get_session)
+    run_id: str,
+    caller: Caller = Depends(current_caller),
+    s: Session = Depends(get_session, scope="function"),
 ) -> RunOut:
     """One run."""
     return RunOut.model_validate(service.get_run(s, caller.tenant_id, run_id), from_attributes=True)

@@ -1,6 +1,4 @@
-"""Periodic work: purge expired grants and reconcile stale in-flight runs.
-
-(Authorizations need no job: their expiry is computed whenever they are read.)
+"""Periodic work: purge expired grants, reconcile stale in-flight runs, expire authorizations.
 
 With several replicas on one PostgreSQL only the holder of an advisory lock runs the jobs;
 SQLite deployments are single-node, so their one hub always does.
@@ -66,9 +64,18 @@ def job_reconcile_runs(rt: Any) -> int:
         return reconcile_interrupted(s, timedelta(seconds=rt.settings.run_timeout_s + 5))
 
 
+def job_expire_authorizations(rt: Any) -> int:
+    """Pending authorizations past their expiry become expired (reads also check lazily)."""
+    from hub.permissions.service import expire_stale
+
+    with rt.db.session() as s:
+        return expire_stale(s)
+
+
 JOBS: list[tuple[str, Callable[[Any], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
+    ("expire_authorizations", job_expire_authorizations, 60),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from contextlib import ExitStack
@@ -49,6 +50,26 @@ def _n8n_api_key(rt, n8n_url: str) -> None:  # type: ignore[no-untyped-def]
         register_instance(s, rt.vault, n8n_url, api_key=key, owner=owner)
 
 
+DEMO_OWNER = "owner@demo.local"
+
+
+def demo_owner(s, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
+    """(Re)set the demo tenant's console owner to a fresh random password; returns it."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import select
+
+    from hub.accounts import service as accounts
+    from hub.accounts.models import User
+
+    password = secrets.token_urlsafe(12)
+    user = s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == DEMO_OWNER))
+    if user is None:
+        accounts.create_user(s, tenant_id, DEMO_OWNER, password, role="owner", name="Demo owner")
+    else:
+        user.password_hash = PasswordHasher().hash(password)
+    return password
+
+
 def up(
     port: int = typer.Option(8000, help="Hub port."),
     n8n_port: int = typer.Option(5678, help="Local n8n port (and port+1 for its task broker)."),
@@ -72,6 +93,8 @@ def up(
     t0 = time.monotonic()
     settings = get_settings()
     settings.port = port
+    if "HUB_LOG_FORMAT" not in os.environ:
+        settings.log_format = "console"  # a person is watching this terminal
     try:
         install = ensure_n8n(progress=True)
         prism = ensure_prism(progress=True)
@@ -121,8 +144,10 @@ def up(
                         accounts.revoke_token(s, tok.id)  # one live pair of demo tokens
                 _, agent = accounts.create_token(s, tenant_id, "agent", "hub up agent")
                 _, admin = accounts.create_token(s, tenant_id, "admin", "hub up admin")
+                password = demo_owner(s, tenant_id)
             lines += [
                 f"demo tenant  demo ({', '.join(made)} via the sandbox)",
+                f"console      sign in as {DEMO_OWNER} / {password}",
                 f"agent token  {agent}",
                 f"admin token  {admin}",
             ]
@@ -135,13 +160,16 @@ def up(
                     }
                 }
             }
-            lines += ["", "MCP client config (HTTP):", json.dumps(mcp, indent=2)]
         reconcile_on_start(rt)
         console.print(
             Panel(
                 "\n".join(lines), title=f"hub ready in {time.monotonic() - t0:.1f} s", expand=False
             )
         )
+        if demo:
+            # Outside the panel, unwrapped, so it pastes into an MCP client's settings as is.
+            console.print("MCP client config (HTTP):")
+            print(json.dumps(mcp, indent=2))
         err_console.print("[dim]Ctrl-C stops the hub, the sandbox and n8n.[/]")
         uvicorn.run(
             create_app(runtime=rt), host=settings.host, port=port, log_config=None, access_log=False

@@ -55,7 +55,6 @@ def open_runtime(
     rt.vault, where = open_vault(settings, db)
     if where.startswith("generated"):
         rt.notes.append(f"master key {where} (keep it safe: it unlocks every stored credential)")
-        log.warning("master key generated", extra={"path": where.removeprefix("generated ")})
     if sync_registry:
         from hub.registry.catalog import load_catalog
         from hub.registry.service import sync_catalog

@@ -55,6 +55,14 @@ def test_killed_hub_leaves_outcome_unknown_and_never_resends(live_hub, backend):
     sandbox.clear()
     port = free_port()
     proc = start_hub(hub, port, timeout_s=20)
+    try:
+        _kill_and_restart(hub, sandbox, t, port, proc, backend)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _kill_and_restart(hub, sandbox, t, port, proc, backend) -> None:  # type: ignore[no-untyped-def]
     # The vendor answers slowly, so the hub is mid-call when it dies.
     sandbox.fault("twilio", 0, delay_s=4)
     args = {"to": "+15551234567", "body": "sent once"}

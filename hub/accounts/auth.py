@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 from fastapi import Depends, Request
 
 from hub.accounts.service import Caller, cached_caller, resolve_token
@@ -19,11 +20,12 @@ def bearer_from(request: Request) -> str | None:
     return None
 
 
-def current_caller(request: Request) -> Caller:
+async def current_caller(request: Request) -> Caller:
     """Authenticate the request's bearer token (or console session) -> Caller, else 401.
 
-    Uses its own short transaction: a request that then awaits a webhook must not hold a
-    pooled connection for the whole call.
+    Async so a token-cache hit costs no thread hop; a miss reads the database in a worker
+    thread, in its own short transaction (a request that then awaits a webhook must not hold
+    a pooled connection for the whole call).
     """
     raw = bearer_from(request)
     if raw is None:
@@ -39,6 +41,12 @@ def current_caller(request: Request) -> Caller:
     if cached is not None:
         request.state.caller = cached
         return cached
+    caller = await anyio.to_thread.run_sync(_resolve, request, raw)
+    request.state.caller = caller
+    return caller
+
+
+def _resolve(request: Request, raw: str) -> Caller:
     with request.app.state.db.session() as s:
         caller, touched = resolve_token(s, raw)
         if touched:
@@ -53,14 +61,13 @@ def current_caller(request: Request) -> Caller:
                 target=caller.token_id,
                 details={"kind": caller.kind, "path": request.url.path},
             )
-    request.state.caller = caller
     return caller
 
 
 def require_kind(*kinds: str) -> Callable[..., Caller]:
     """A dependency that admits only tokens of the given kinds (403 otherwise)."""
 
-    def _dep(caller: Caller = Depends(current_caller)) -> Caller:
+    async def _dep(caller: Caller = Depends(current_caller)) -> Caller:
         if caller.kind not in kinds:
             raise HubError(
                 "forbidden",

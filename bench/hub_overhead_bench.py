@@ -15,13 +15,11 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import update
 
-from bench.load import concurrent, sequential
+from bench.load import concurrent, free_port, sequential, wait_ready
 from bench.stats import print_rows
 from hub.accounts import service as accounts
 from hub.connections import service as connections
@@ -29,27 +27,6 @@ from hub.core.runtime import open_runtime
 from hub.core.settings import Settings
 from hub.n8n.instance import register_instance
 from hub.registry.models import ToolProvider
-
-
-def free_port() -> int:
-    """A free TCP port."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    """Poll until the URL answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -69,3 +70,32 @@ def concurrent(
 
     wall = asyncio.run(run())
     return {"calls_per_s": round(n / wall, 1)}
+
+
+def free_port(pair: bool = False) -> int:
+    """A free TCP port (with a free successor when pair: n8n's task broker uses port+1)."""
+    for _ in range(100):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            if not pair:
+                return port
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Poll until the URL answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")

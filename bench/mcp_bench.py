@@ -23,7 +23,6 @@ import asyncio
 import base64
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,36 +37,8 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench.load import free_port, wait_ready
 from bench.stats import percentile, print_rows
-
-
-def free_port(pair: bool = False) -> int:
-    """A free TCP port (with a free successor when pair: n8n's task broker uses port+1)."""
-    for _ in range(100):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = int(a.getsockname()[1])
-            if not pair:
-                return port
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    """Poll until the URL answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def prepare(d: Path, port: int, n8n_url: str, n8n_key: str, sandbox: Any) -> tuple[dict, str]:

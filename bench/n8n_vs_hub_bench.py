@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.load import concurrent, sequential
-from bench.mcp_bench import free_port, prepare, wait_ready
+from bench.load import concurrent, free_port, sequential, wait_ready
+from bench.mcp_bench import prepare
 from bench.stats import print_rows
 
 ARGS = {"to": "+15551234567", "body": "Your window cleaning is tomorrow at 9"}

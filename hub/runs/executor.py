@@ -43,10 +43,17 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
         failure: tuple[str, str] | None = None
         invoker = rt.invoker
         if invoker is None:
+            # `hub workflows deploy` may have registered n8n since this process started.
+            from hub.core.runtime import refresh_invoker
+
+            await anyio.to_thread.run_sync(refresh_invoker, rt)
+            invoker = rt.invoker
+        if invoker is None:
             failure = (
                 "n8n_unavailable",
-                "No n8n is configured for this hub (run `hub up`, or "
-                "set HUB_N8N_URL). Nothing was sent; retry with the same idempotency key.",
+                "No n8n is set up for this hub: run `hub up` for a local one, or set "
+                "HUB_N8N_URL and HUB_N8N_API_KEY and run `hub workflows deploy`. Nothing was "
+                "sent; retry with the same idempotency key.",
             )
         else:
             try:

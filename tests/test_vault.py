@@ -44,7 +44,8 @@ from vault import (
 )
 from vault import rewrap as rewrap_blob
 
-CANARY = "sk_live_CANARY9f3kQ7zLm2Xw8Rt5Yb4242"
+OTHER_KEY = f"sk_live_{secrets.token_hex(10)}"
+CANARY = f"sk_live_{secrets.token_hex(12)}4242"  # generated, never a real key
 
 
 @pytest.fixture
@@ -196,7 +197,7 @@ def test_envelope_rewrap_keeps_data_part() -> None:
 
 def test_ciphertext_copied_into_another_row_fails(vault: Vault, tx) -> None:  # type: ignore[no-untyped-def]
     a = put(vault, tx, api_key=CANARY)
-    b = put(vault, tx, api_key="sk_live_otherOTHERother0000")
+    b = put(vault, tx, api_key=OTHER_KEY)
     set_ciphertext(tx, b, row_of(tx, a)[0])
     with pytest.raises(DecryptionError) as err:
         read(vault, tx, b)
@@ -205,7 +206,7 @@ def test_ciphertext_copied_into_another_row_fails(vault: Vault, tx) -> None:  # 
 
 def test_ciphertext_copied_into_another_tenant_fails(vault: Vault, tx) -> None:  # type: ignore[no-untyped-def]
     a = put(vault, tx, "ten_a", api_key=CANARY)
-    b = put(vault, tx, "ten_b", api_key="sk_live_otherOTHERother0000")
+    b = put(vault, tx, "ten_b", api_key=OTHER_KEY)
     set_ciphertext(tx, b, row_of(tx, a)[0])
     with pytest.raises(DecryptionError):
         read(vault, tx, b, "ten_b")
@@ -541,9 +542,11 @@ def test_production_mode_needs_a_master_key(tmp_path: Path) -> None:
 
 
 def test_masked_hint_examples() -> None:
-    assert masked_hint("sk_live_51HxYzAbCdEfGhIjKlMn4242") == "sk_live_...4242"
-    assert masked_hint("xoxb-1234567890-abcdefghijkl") == "...ijkl"
-    assert masked_hint("sk_live_ab124242") == "...4242"  # prefix would expose too much
+    assert masked_hint(f"sk_live_{secrets.token_hex(10)}4242") == "sk_live_...4242"
+    assert masked_hint(f"xoxb-{secrets.token_hex(8)}-ijkl") == "...ijkl"
+    assert (
+        masked_hint(f"sk_live_{secrets.token_hex(2)}4242") == "...4242"
+    )  # prefix would expose too much
     assert masked_hint("abcdefghij") == "****ij"
     assert masked_hint("abc") == "****"
     assert masked_hint("") == "****"

@@ -9,9 +9,7 @@ routing, run + audit + grant writes, webhook POST, outcome + usage writes).
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,42 +18,15 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench.load import concurrent, free_port, sequential, wait_ready
+from bench.setup import bench_hub
 from bench.stats import print_rows
-from hub.accounts import service as accounts
-from hub.connections import service as connections
-from hub.core.runtime import open_runtime
-from hub.core.settings import Settings
-from hub.n8n.instance import register_instance
 from hub.registry.models import ToolProvider
 
 
 def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:
-    """A hub database with a tenant, a Twilio connection and send_sms bound to the endpoint."""
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    env = {
-        "HUB_DATA_DIR": str(d),
-        "HUB_DATABASE_URL": f"sqlite:///{d}/hub.db",
-        "HUB_MASTER_KEY": key,
-        "HUB_LOG_LEVEL": "WARNING",
-        "HUB_SCHEDULER_ENABLED": "false",
-    }
-    rt = open_runtime(Settings(data_dir=d, database_url=env["HUB_DATABASE_URL"], master_key=key))
+    """The bench hub with send_sms bound to the zero-work endpoint as if deployed."""
+    rt, env, token = bench_hub(d, zero_url)
     with rt.db.session() as s:
-        t = accounts.create_tenant(s, "bench")
-        _, token = accounts.create_token(s, t.id, "agent")
-        connections.create_connection(
-            s,
-            rt.vault,
-            t.id,
-            "bench",
-            integration="twilio",
-            credentials={
-                "account_sid": "AC" + "0" * 32,
-                "auth_token": "f" * 32,
-                "default_from": "+15005550006",
-            },
-        )
-        register_instance(s, rt.vault, zero_url)
         s.execute(
             update(ToolProvider)
             .where(ToolProvider.workflow == "twilio/send_sms")

@@ -20,7 +20,6 @@ difference is what the server adds).
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import secrets
 import statistics
@@ -38,53 +37,17 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from bench.load import free_port, wait_ready
+from bench.setup import bench_hub
 from bench.stats import percentile, print_rows
 
 
 def prepare(d: Path, port: int, n8n_url: str, n8n_key: str, sandbox: Any) -> tuple[dict, str]:
-    """A hub database: a tenant, its agent token, Twilio on the sandbox, workflows deployed."""
-    from hub.accounts import service as accounts
-    from hub.connections import service as connections
-    from hub.core.runtime import open_runtime
-    from hub.core.settings import Settings
+    """The bench hub with Twilio on the sandbox and every workflow deployed."""
     from hub.n8n.deploy import deploy_all
-    from hub.n8n.instance import register_instance
 
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    env = {
-        "HUB_DATA_DIR": str(d),
-        "HUB_DATABASE_URL": f"sqlite:///{d}/hub.db",
-        "HUB_MASTER_KEY": key,
-        "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "HUB_LOG_LEVEL": "WARNING",
-        "HUB_SCHEDULER_ENABLED": "false",
-    }
-    rt = open_runtime(
-        Settings(
-            data_dir=d,
-            database_url=env["HUB_DATABASE_URL"],
-            master_key=key,
-            port=port,
-            public_url=env["HUB_PUBLIC_URL"],
-        )
+    rt, env, token = bench_hub(
+        d, n8n_url, port=port, n8n_key=n8n_key, twilio_base_url=sandbox.base_url("twilio")
     )
-    with rt.db.session() as s:
-        t = accounts.create_tenant(s, "bench")
-        _, token = accounts.create_token(s, t.id, "agent")
-        connections.create_connection(
-            s,
-            rt.vault,
-            t.id,
-            "bench",
-            integration="twilio",
-            credentials={
-                "account_sid": "AC" + "0" * 32,
-                "auth_token": "f" * 32,
-                "default_from": "+15005550006",
-            },
-            base_url=sandbox.base_url("twilio"),
-        )
-        register_instance(s, rt.vault, n8n_url, api_key=n8n_key)
     deploy_all(rt)
     rt.close()
     return env, token

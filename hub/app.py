@@ -34,15 +34,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sched = None
         if settings.scheduler_enabled:
-            from hub.scheduler.jobs import start
+            from hub.scheduler.jobs import Jobs
 
-            sched = start(rt)
+            sched = Jobs(rt).start()
         async with mcp_endpoint.run():  # the MCP SDK's session manager needs its lifespan
             yield
         if sched is not None:
-            from hub.scheduler.jobs import stop
-
-            stop(sched)
+            sched.stop()
         if rt.invoker is not None:
             await rt.invoker.aclose()
         if runtime is None:

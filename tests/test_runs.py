@@ -84,7 +84,7 @@ def test_in_flight_and_mismatched_idempotency_keys(client, hub_runtime, tenant):
 
 
 def test_tenant_default_provider_is_preferred(hub_runtime, tenant, client):
-    from hub.registry.service import get_tool
+    from hub.registry import hot
     from hub.runs.service import choose_provider
 
     for name, creds in (("stripe", stripe_credentials()), ("square", square_credentials())):
@@ -95,13 +95,13 @@ def test_tenant_default_provider_is_preferred(hub_runtime, tenant, client):
         )
         assert r.status_code == 201, r.text
     with hub_runtime.db.session() as s:
-        tool = get_tool(s, "charge_card")
+        tool = hot.tools(s)["charge_card"]
         assert choose_provider(s, tenant.id, tool)[0].integration_slug == "stripe"
         t = s.get(Tenant, tenant.id)
         t.settings = {"default_providers": {"charge_card": "square"}}
     with hub_runtime.db.session() as s:
         assert (
-            choose_provider(s, tenant.id, get_tool(s, "charge_card"))[0].integration_slug
+            choose_provider(s, tenant.id, hot.tools(s)["charge_card"])[0].integration_slug
             == "square"
         )
 

@@ -78,6 +78,5 @@ def require_kind(*kinds: str) -> Callable[..., Caller]:
     return _dep
 
 
-any_caller = current_caller
 admin_only = require_kind("admin")
 admin_or_ops = require_kind("admin", "ops")

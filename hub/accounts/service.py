@@ -97,21 +97,25 @@ def create_user(
             f"Role must be one of {', '.join(USER_ROLES)}.",
             details={"field": "role"},
         )
+    u = User(tenant_id=tenant_id, email=email, role=role, name=name)
+    set_password(u, password)
+    exists = s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email))
+    if exists:
+        raise HubError("conflict", f"User {email} already exists in this tenant.")
+    s.add(u)
+    s.flush()
+    return u
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a user's password (same rules as at creation)."""
     if len(password) < 12:
         raise HubError(
             "invalid_request",
             "Password must be at least 12 characters.",
             details={"field": "password"},
         )
-    exists = s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email))
-    if exists:
-        raise HubError("conflict", f"User {email} already exists in this tenant.")
-    u = User(
-        tenant_id=tenant_id, email=email, role=role, name=name, password_hash=_hasher.hash(password)
-    )
-    s.add(u)
-    s.flush()
-    return u
+    user.password_hash = _hasher.hash(password)
 
 
 def authenticate_user(s: Session, email: str, password: str) -> User | None:
@@ -180,7 +184,7 @@ def revoke_token(s: Session, token_id: str, tenant_id: str | None = None) -> Api
     """Revoke a token by id (optionally only within a tenant)."""
     tok = s.get(ApiToken, token_id)
     if tok is None or (tenant_id and tok.tenant_id != tenant_id):
-        raise not_found("token", token_id)
+        raise not_found("token")
     if tok.revoked_at is None:
         tok.revoked_at = utcnow()
     with _token_cache_lock:

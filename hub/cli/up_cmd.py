@@ -55,7 +55,6 @@ DEMO_OWNER = "owner@demo.local"
 
 def demo_owner(s, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
     """(Re)set the demo tenant's console owner to a fresh random password; returns it."""
-    from argon2 import PasswordHasher
     from sqlalchemy import select
 
     from hub.accounts import service as accounts
@@ -66,7 +65,7 @@ def demo_owner(s, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
     if user is None:
         accounts.create_user(s, tenant_id, DEMO_OWNER, password, role="owner", name="Demo owner")
     else:
-        user.password_hash = PasswordHasher().hash(password)
+        accounts.set_password(user, password)
     return password
 
 

@@ -50,7 +50,7 @@ def get_connection(s: Session, tenant_id: str, connection_id: str) -> Connection
     """One connection of this tenant (404 for any other tenant's)."""
     c = s.get(Connection, connection_id)
     if c is None or c.tenant_id != tenant_id:
-        raise not_found("connection", connection_id)
+        raise not_found("connection")
     return c
 
 

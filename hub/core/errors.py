@@ -53,8 +53,7 @@ class HubError(Exception):
         return {"error": body}
 
 
-def not_found(what: str, ident: str) -> HubError:
+def not_found(what: str) -> HubError:
     """A uniform 404: the same answer whether the row is missing or another tenant's."""
     # The id is not echoed: an error must never repeat a value that could be a pasted secret.
-    _ = ident
     return HubError("not_found", f"No {what} with that id exists in this tenant.")

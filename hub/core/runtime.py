@@ -83,13 +83,9 @@ def reconcile_on_start(rt: Runtime) -> int:
     """
     from datetime import timedelta
 
-    from hub.runs.service import reconcile_interrupted
+    from hub.runs.service import reconcile_interrupted, stale_after
 
-    grace = (
-        timedelta(0)
-        if rt.db.url.startswith("sqlite")
-        else timedelta(seconds=rt.settings.run_timeout_s + 5)
-    )
+    grace = timedelta(0) if rt.db.url.startswith("sqlite") else stale_after(rt.settings)
     with rt.db.session() as s:
         n = reconcile_interrupted(s, grace)
     if n:

@@ -253,7 +253,7 @@ class _Tools:
         for a in self._actions(s, caller):
             if a["name"] == ident:
                 return self._out(a, inc)
-        raise not_found("active tool", ident)
+        raise not_found("active tool")
 
     def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
         rows = self._actions(s, caller)
@@ -416,7 +416,7 @@ class _Audit:
     def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
         e = s.get(AuditEvent, ident)
         if e is None or e.tenant_id != caller.tenant_id:
-            raise not_found("audit event", ident)
+            raise not_found("audit event")
         return self._out(e, inc)
 
     def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]

@@ -419,9 +419,9 @@ def get_authorization(s: Session, caller: Caller, auth_id: str) -> Authorization
     """One authorization this caller may see (the same 404 for any other)."""
     auth = s.get(Authorization, auth_id)
     if auth is None or auth.tenant_id != caller.tenant_id:
-        raise not_found("authorization", auth_id)
+        raise not_found("authorization")
     if caller.kind == "agent" and auth.token_id != caller.token_id:
-        raise not_found("authorization", auth_id)
+        raise not_found("authorization")
     expire_one(s, auth)
     return auth
 
@@ -552,7 +552,7 @@ def decide(
     """Record a human's decision (only pending requests; the first decision wins)."""
     auth = s.get(Authorization, auth_id)
     if auth is None or auth.tenant_id != caller.tenant_id:
-        raise not_found("authorization", auth_id)
+        raise not_found("authorization")
     if decision not in ("authorized", "denied"):
         raise HubError(
             "invalid_request",
@@ -717,7 +717,7 @@ def revoke_override(s: Session, caller: Caller, override_id: str) -> PermissionO
     """Withdraw an Allow Always: matching calls need a human again."""
     row = s.get(PermissionOverride, override_id)
     if row is None or row.tenant_id != caller.tenant_id:
-        raise not_found("override", override_id)
+        raise not_found("override")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record(

@@ -106,9 +106,9 @@ def outcome_of(run: Run, replayed: bool = False) -> CallOutcome:
     return CallOutcome(run.status, run.id, error=err, replayed=replayed)
 
 
-def choose_provider(s: Session, tenant_id: str, tool: Any) -> tuple[Any, Connection]:
+def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Connection]:
     """The tenant's provider for a tool: its configured default, else the registry's."""
-    bindings = tool.bindings if hasattr(tool, "bindings") else registry.providers_for(s, tool.name)
+    bindings = tool.bindings
     conns = {c.integration_slug: c for c in connections.list_connections(s, tenant_id)}
     usable = [
         b
@@ -347,6 +347,11 @@ def _int(v: Any) -> int | None:
         return None
 
 
+def stale_after(settings: Any) -> timedelta:
+    """How long a run may be in flight before it counts as interrupted (webhook timeout + 5 s)."""
+    return timedelta(seconds=settings.run_timeout_s + 5)
+
+
 def reconcile_interrupted(s: Session, older_than: timedelta = timedelta(seconds=0)) -> int:
     """Runs left 'sent' or 'pending' by a stopped hub become outcome_unknown (never resent)."""
     cutoff = utcnow() - older_than
@@ -372,7 +377,7 @@ def get_run(s: Session, tenant_id: str, run_id: str) -> Run:
     if run is None or run.tenant_id != tenant_id:
         from hub.core.errors import not_found
 
-        raise not_found("run", run_id)
+        raise not_found("run")
     return run
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
 from hub.connections import service as connections
+from hub.core.errors import HubError
 
 # Integration slug -> sandbox vendor name (the spec file's name), where they differ.
 SANDBOX_VENDORS = {"google_maps": "google_maps_geocode"}
@@ -50,7 +51,7 @@ def ensure_demo_tenant(
     """Create (or refresh) the demo tenant and its sandbox connections; returns (id, slugs)."""
     try:
         tenant = accounts.get_tenant(s, slug)
-    except Exception:
+    except HubError:  # not_found: the first `hub up`
         tenant = accounts.create_tenant(s, slug, "Demo contractor")
     made = []
     for integration, creds in demo_credentials().items():

@@ -505,6 +505,34 @@ def build_app(state: SandboxState) -> Starlette:
         ]
         rec_headers = _headers_dict(request.headers.raw)
 
+        def record(
+            status: int,
+            violations: list,
+            headers: dict[str, str],
+            content: bytes,
+            *,
+            fault: bool = False,
+        ) -> None:
+            """Keep what was asked and what was answered, for tests to assert on."""
+            state.record(
+                RecordedRequest(
+                    id=0,
+                    vendor=vendor,
+                    method=request.method,
+                    path=rest,
+                    query=query,
+                    headers=rec_headers,
+                    body=body,
+                    status=status,
+                    violations=violations,
+                    response_headers=headers,
+                    response_body=content,
+                    fault=fault,
+                    at=time.time(),
+                    duration_ms=(time.perf_counter() - t0) * 1000,
+                )
+            )
+
         fault = state.take_fault(vendor, request.method, rest)
         if fault is not None and fault.delay_s:
             await asyncio.sleep(fault.delay_s)
@@ -517,24 +545,7 @@ def build_app(state: SandboxState) -> Starlette:
             if fault.retry_after is not None:
                 headers["retry-after"] = str(fault.retry_after)
             resp = Response(content=content, status_code=fault.status, headers=headers)
-            state.record(
-                RecordedRequest(
-                    id=0,
-                    vendor=vendor,
-                    method=request.method,
-                    path=rest,
-                    query=query,
-                    headers=rec_headers,
-                    body=body,
-                    status=fault.status,
-                    violations=[],
-                    response_headers=headers,
-                    response_body=content,
-                    fault=True,
-                    at=time.time(),
-                    duration_ms=(time.perf_counter() - t0) * 1000,
-                )
-            )
+            record(fault.status, [], headers, content, fault=True)
             return resp
 
         handler = local_route(vendor, request.method, rest)
@@ -542,23 +553,7 @@ def build_app(state: SandboxState) -> Starlette:
             answer = handler(rec_headers, body)
             content = answer.content()
             headers = answer.response_headers()
-            state.record(
-                RecordedRequest(
-                    id=0,
-                    vendor=vendor,
-                    method=request.method,
-                    path=rest,
-                    query=query,
-                    headers=rec_headers,
-                    body=body,
-                    status=answer.status,
-                    violations=answer.violations,
-                    response_headers=headers,
-                    response_body=content,
-                    at=time.time(),
-                    duration_ms=(time.perf_counter() - t0) * 1000,
-                )
-            )
+            record(answer.status, answer.violations, headers, content)
             return Response(content=content, status_code=answer.status, headers=headers)
 
         url = upstream + rest + (f"?{query}" if query else "")
@@ -575,23 +570,7 @@ def build_app(state: SandboxState) -> Starlette:
             content = json.dumps(
                 {"error": f"sandbox: {vendor} mock at {upstream} failed: {why}"}
             ).encode()
-            state.record(
-                RecordedRequest(
-                    id=0,
-                    vendor=vendor,
-                    method=request.method,
-                    path=rest,
-                    query=query,
-                    headers=rec_headers,
-                    body=body,
-                    status=502,
-                    violations=[],
-                    response_headers={},
-                    response_body=content,
-                    at=time.time(),
-                    duration_ms=(time.perf_counter() - t0) * 1000,
-                )
-            )
+            record(502, [], {}, content)
             return Response(content, status_code=502, media_type="application/json")
 
         out_headers = [
@@ -612,23 +591,7 @@ def build_app(state: SandboxState) -> Starlette:
         out_headers.append((b"content-length", str(len(raw_body)).encode()))
         resp = Response(content=raw_body, status_code=up.status_code)
         resp.raw_headers = out_headers
-        state.record(
-            RecordedRequest(
-                id=0,
-                vendor=vendor,
-                method=request.method,
-                path=rest,
-                query=query,
-                headers=rec_headers,
-                body=body,
-                status=up.status_code,
-                violations=violations,
-                response_headers=resp_headers,
-                response_body=raw_body,
-                at=time.time(),
-                duration_ms=(time.perf_counter() - t0) * 1000,
-            )
-        )
+        record(up.status_code, violations, resp_headers, raw_body)
         return resp
 
     routes = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -58,10 +57,10 @@ def job_purge_grants(rt: Any) -> int:
 
 def job_reconcile_runs(rt: Any) -> int:
     """Runs in flight for longer than the webhook timeout become outcome_unknown."""
-    from hub.runs.service import reconcile_interrupted
+    from hub.runs.service import reconcile_interrupted, stale_after
 
     with rt.db.session() as s:
-        return reconcile_interrupted(s, timedelta(seconds=rt.settings.run_timeout_s + 5))
+        return reconcile_interrupted(s, stale_after(rt.settings))
 
 
 def job_expire_authorizations(rt: Any) -> int:
@@ -79,17 +78,24 @@ JOBS: list[tuple[str, Callable[[Any], int], int]] = [
 ]
 
 
-def start(rt: Any) -> BackgroundScheduler:
-    """Start the scheduler; each job first checks leadership."""
-    leader = Leadership(rt.db)
-    sched = BackgroundScheduler(daemon=True, job_defaults={"coalesce": True, "max_instances": 1})
+class Jobs:
+    """The running scheduler and the leadership its jobs check."""
 
-    def wrap(name: str, fn: Callable[[Any], int]) -> Callable[[], None]:
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+        self.leader = Leadership(rt.db)
+        self.scheduler = BackgroundScheduler(
+            daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        for name, fn, every in JOBS:
+            self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=every, id=name)
+
+    def _guarded(self, name: str, fn: Callable[[Any], int]) -> Callable[[], None]:
         def run() -> None:
             try:
-                if not leader.is_leader():
+                if not self.leader.is_leader():
                     return
-                n = fn(rt)
+                n = fn(self.rt)
                 if n:
                     log.info("job done", extra={"job": name, "count": n})
             except Exception as exc:  # a failing job must not kill the scheduler
@@ -97,14 +103,12 @@ def start(rt: Any) -> BackgroundScheduler:
 
         return run
 
-    for name, fn, every in JOBS:
-        sched.add_job(wrap(name, fn), "interval", seconds=every, id=name)
-    sched.start()
-    sched._hub_leader = leader  # type: ignore[attr-defined]
-    return sched
+    def start(self) -> Jobs:
+        """Start running the jobs on their intervals."""
+        self.scheduler.start()
+        return self
 
-
-def stop(sched: BackgroundScheduler) -> None:
-    """Stop the scheduler and release leadership."""
-    sched.shutdown(wait=False)
-    sched._hub_leader.release()  # type: ignore[attr-defined]
+    def stop(self) -> None:
+        """Stop the scheduler and release leadership."""
+        self.scheduler.shutdown(wait=False)
+        self.leader.release()

@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import update
 
+from bench import wrk
 from bench.load import concurrent, free_port, sequential, wait_ready
 from bench.setup import bench_hub
 from bench.stats import print_rows
@@ -36,7 +38,10 @@ def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:
     return env, token
 
 
-def main(n: int = 2000) -> None:
+CALLERS = 16
+
+
+def main(n: int = 2000, seconds: int = 10) -> None:
     """Measure and print a Markdown table."""
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,28 +76,68 @@ def main(n: int = 2000) -> None:
             direct_url = f"{zero_url}/webhook/hub/twilio/send_sms/v1"
             hub_url = f"http://127.0.0.1:{hport}/api/tools/send_sms/call"
             auth = {"Authorization": f"Bearer {token}"}
-            base = {
-                **sequential(direct_url, direct_body, {}, n),
-                **concurrent(direct_url, direct_body, {}, n),
-            }
-            hub = {
-                **sequential(hub_url, lambda i: {"args": args}, auth, n),
-                **concurrent(hub_url, lambda i: {"args": args}, auth, n),
-            }
+            rows = measure(direct_url, direct_body, hub_url, {"args": args}, auth, n, seconds)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
-    rows = [
-        {"path": "direct POST to the zero-work endpoint", **base},
-        {"path": "send_sms through the hub (REST mirror)", **hub},
-    ]
     print_rows(rows)
+    base, hub = rows[0], rows[1]
     print(
-        f"\nhub overhead at the median: {hub['median_ms'] - base['median_ms']:.3f} ms; "
+        f"\nhub overhead at the median (1 caller): {hub['median_ms'] - base['median_ms']:.3f} ms; "
         f"p99: {hub['p99_ms'] - base['p99_ms']:.3f} ms; "
-        f"throughput ratio hub/direct: {hub['calls_per_s'] / base['calls_per_s']:.2f}"
+        f"calls/s through the hub with {CALLERS} callers: {rows[3]['calls_per_s']} "
+        f"(direct: {rows[2]['calls_per_s']})"
     )
+
+
+def measure(
+    direct_url: str,
+    direct_body: Callable[[int], dict],
+    hub_url: str,
+    hub_body: dict,
+    auth: dict[str, str],
+    n: int,
+    seconds: int,
+) -> list[dict]:
+    """Both paths with 1 caller (latency) and CALLERS callers (throughput), baseline first."""
+    if not wrk.available():
+        print("wrk not found (apt-get install wrk): using the Python client, which caps calls/s")
+        base = {**sequential(direct_url, direct_body, {}, n)}
+        hub = {**sequential(hub_url, lambda i: hub_body, auth, n)}
+        return [
+            {"path": "direct POST to the zero-work endpoint, 1 caller", **base},
+            {"path": "send_sms through the hub (REST mirror), 1 caller", **hub},
+            {
+                "path": f"direct, {CALLERS} callers",
+                **concurrent(direct_url, direct_body, {}, n, CALLERS),
+            },
+            {
+                "path": f"through the hub, {CALLERS} callers",
+                **concurrent(hub_url, lambda i: hub_body, auth, n, CALLERS),
+            },
+        ]
+    # Warm both paths (connections, caches, the registry snapshot) before measuring.
+    wrk.run(direct_url, direct_body(0), {}, connections=1, seconds=2)
+    wrk.run(hub_url, hub_body, auth, connections=1, seconds=2)
+    return [
+        {
+            "path": "direct POST to the zero-work endpoint, 1 caller",
+            **wrk.run(direct_url, direct_body(0), {}, connections=1, seconds=seconds),
+        },
+        {
+            "path": "send_sms through the hub (REST mirror), 1 caller",
+            **wrk.run(hub_url, hub_body, auth, connections=1, seconds=seconds),
+        },
+        {
+            "path": f"direct, {CALLERS} callers",
+            **wrk.run(direct_url, direct_body(0), {}, connections=CALLERS, seconds=seconds),
+        },
+        {
+            "path": f"through the hub, {CALLERS} callers",
+            **wrk.run(hub_url, hub_body, auth, connections=CALLERS, seconds=seconds),
+        },
+    ]
 
 
 if __name__ == "__main__":

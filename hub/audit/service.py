@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.audit.models import AuditEvent
+from hub.db.base import new_id, utcnow
 
 
 def record(
@@ -40,6 +41,45 @@ def record(
     )
     s.add(ev)
     return ev
+
+
+_INSERT = AuditEvent.__table__.insert()
+
+
+def append(
+    s: Session,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    *,
+    target: str | None = None,
+    integration: str | None = None,
+    run_id: str | None = None,
+    success: bool = True,
+    error_message: str | None = None,
+    ip_address: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """record() as one Core INSERT, for the call path (no ORM object); returns the row id."""
+    event_id = new_id("aud")
+    s.connection().execute(
+        _INSERT,
+        {
+            "id": event_id,
+            "tenant_id": tenant_id,
+            "created_at": utcnow(),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "integration": integration,
+            "run_id": run_id,
+            "success": success,
+            "error_message": error_message,
+            "ip_address": ip_address,
+            "details": details or {},
+        },
+    )
+    return event_id
 
 
 def query(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from hub.core.settings import Settings, repo_path
 from hub.db.engine import Database
+from hub.runs.handouts import Handouts
 
 log = logging.getLogger("hub.runtime")
 
@@ -20,6 +21,8 @@ class Runtime:
     vault: object = None
     invoker: object = None
     notes: list[str] = field(default_factory=list)
+    # Secrets handed to workflows at the edge, until their runs finish (for scrubbing).
+    handouts: Handouts = field(default_factory=Handouts)
 
     def close(self) -> None:
         """Release the database pool."""

@@ -66,6 +66,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
+@lru_cache(maxsize=64)
 def repo_path(name: str) -> Path:
     """A data folder shipped with the hub (source checkout first, then the installed copy)."""
     here = Path(__file__).resolve().parents[2] / name

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db.writer import Writer
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine tuned for the dialect."""
@@ -44,6 +46,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The call path's writes go through one thread (started on first use).
+        self.writer = Writer(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -59,5 +63,6 @@ class Database:
             s.close()
 
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Finish queued writes, then close pooled connections."""
+        self.writer.close()
         self.engine.dispose()

@@ -99,6 +99,12 @@ def tools(s: Session) -> dict[str, ToolView]:
     return built
 
 
+def peek(engine: Engine) -> dict[str, ToolView] | None:
+    """The last snapshot for this engine without touching the database (may be TTL_S old)."""
+    entry = _views.get(engine)
+    return entry.tools if entry is not None else None
+
+
 def invalidate() -> None:
     """Forget every snapshot (after this process changed the registry)."""
     with _lock:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.connections.models import Connection
 from hub.core.errors import HubError
-from hub.db.deps import get_session
 from hub.registry.service import get_integration
 from hub.runs import grants
 
@@ -28,16 +27,17 @@ class EdgeRequest(BaseModel):
     integration: str | None = Field(None, description="The integration the workflow talks to.")
 
 
-@router.post("/edge/credentials", include_in_schema=False)
-def resolve_credentials(
-    body: EdgeRequest, request: Request, s: Session = Depends(get_session, scope="function")
-) -> dict[str, Any]:
-    """Redeem a grant once: the connection's base URL, options and credential fields."""
-    ip = request.client.host if request.client else None
-    g = grants.redeem(s, body.grant, run_id=body.run_id, ip=ip)
+def resolve(
+    s: Session, vault: Any, body: EdgeRequest, ip: str | None
+) -> tuple[str, dict] | HubError:
+    """Redeem the grant: (run id, answer), or the refusal (returned, so its audit row commits)."""
+    try:
+        g = grants.redeem(s, body.grant, run_id=body.run_id, ip=ip)
+    except HubError as exc:
+        return exc
     conn = s.get(Connection, g.connection_id)
     if conn is None or conn.tenant_id != g.tenant_id:
-        raise HubError("not_found", "The grant's connection no longer exists.")
+        return HubError("not_found", "The grant's connection no longer exists.")
     if body.integration and body.integration != conn.integration_slug:
         record(
             s,
@@ -50,14 +50,9 @@ def resolve_credentials(
             error_message="integration_mismatch",
             ip_address=ip,
         )
-        s.commit()
-        raise HubError("forbidden", "Credential grant refused: it is for another connection.")
+        return HubError("forbidden", "Credential grant refused: it is for another connection.")
     integ = get_integration(s, conn.integration_slug)
-    fields = (
-        request.app.state.vault.read(s, g.tenant_id, conn.credential_id)
-        if (conn.credential_id)
-        else {}
-    )
+    fields = vault.read(s, g.tenant_id, conn.credential_id) if conn.credential_id else {}
     record(
         s,
         g.tenant_id,
@@ -68,7 +63,7 @@ def resolve_credentials(
         integration=conn.integration_slug,
         ip_address=ip,
     )
-    return {
+    return g.run_id, {
         "connection": {
             "id": conn.id,
             "integration": conn.integration_slug,
@@ -77,3 +72,18 @@ def resolve_credentials(
         },
         "credentials": fields,
     }
+
+
+@router.post("/edge/credentials", include_in_schema=False)
+async def resolve_credentials(body: EdgeRequest, request: Request) -> dict[str, Any]:
+    """Redeem a grant once: the connection's base URL, options and credential fields."""
+    rt = request.app.state.runtime
+    ip = request.client.host if request.client else None
+    # A write on every call's path: it goes through the writer with the call's own writes.
+    got = await rt.db.writer.run(lambda s: resolve(s, rt.vault, body, ip))
+    if isinstance(got, HubError):
+        raise got
+    run_id, answer = got
+    # finish() scrubs the workflow's answer of these without reading the vault again.
+    rt.handouts.put(run_id, [v for v in answer["credentials"].values() if isinstance(v, str)])
+    return answer

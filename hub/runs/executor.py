@@ -12,7 +12,7 @@ from hub.accounts.service import Caller
 from hub.core.errors import HubError
 from hub.core.logs import run_id_var
 from hub.n8n.invoke import NotSent, OutcomeUnknown
-from hub.runs.service import CallOutcome, CallRequest, Dispatch, finish, prepare
+from hub.runs.service import CallOutcome, CallRequest, finish, precheck, prepare
 
 log = logging.getLogger("hub.runs")
 
@@ -21,19 +21,16 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
     edge_url = f"{rt.settings.base_url}/edge/credentials"
 
-    def _prepare() -> Dispatch | CallOutcome:
-        try:
-            with rt.db.session() as s:
-                return prepare(s, caller, req, edge_url)
-        except IntegrityError:
-            # Two calls raced with one idempotency key: the other one holds it.
-            raise HubError(
-                "in_progress",
-                "A call with this idempotency key is in progress; "
-                "it will not be run twice. Retry later to get its result.",
-            ) from None
-
-    prepared = await anyio.to_thread.run_sync(_prepare)
+    precheck(rt.db.engine, req)
+    try:
+        prepared = await rt.db.writer.run(lambda s: prepare(s, caller, req, edge_url))
+    except IntegrityError:
+        # Two replicas raced with one idempotency key: the other one holds it.
+        raise HubError(
+            "in_progress",
+            "A call with this idempotency key is in progress; "
+            "it will not be run twice. Retry later to get its result.",
+        ) from None
     if isinstance(prepared, CallOutcome):
         return prepared
     d = prepared
@@ -70,11 +67,10 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
                     f"{exc}. The vendor may or may not have acted; the call was not resent.",
                 )
 
-        def _finish() -> CallOutcome:
-            with rt.db.session() as s:
-                return finish(s, rt.vault, d, answer, failure)
-
-        outcome = await anyio.to_thread.run_sync(_finish)
+        handed_out = rt.handouts.pop(d.run_id)
+        outcome = await rt.db.writer.run(
+            lambda s: finish(s, rt.vault, d, answer, failure, handed_out)
+        )
         log.info(
             "tool call",
             extra={

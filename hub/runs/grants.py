@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.core.errors import HubError
-from hub.db.base import utcnow
+from hub.db.base import new_id, utcnow
 from hub.runs.models import Grant
 
 GRANT_TTL = timedelta(seconds=60)
@@ -21,23 +21,46 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+_INSERT = Grant.__table__.insert()
+_CLOSE = (
+    Grant.__table__.update()
+    .where(
+        Grant.__table__.c.token_hash == bindparam("hash_"),
+        Grant.__table__.c.used_at.is_(None),
+    )
+    .values(expires_at=bindparam("now"))
+)
+
+
 def mint(s: Session, tenant_id: str, run_id: str, connection_id: str) -> str:
     """Create a grant for one run and connection; returns the raw grant (never stored)."""
     raw = "gr_" + secrets.token_urlsafe(32)
-    s.add(
-        Grant(
-            token_hash=_hash(raw),
-            tenant_id=tenant_id,
-            run_id=run_id,
-            connection_id=connection_id,
-            expires_at=utcnow() + GRANT_TTL,
-        )
+    # A Core insert: the call path writes one per call, and the run may be a Core row too.
+    s.connection().execute(
+        _INSERT,
+        {
+            "id": new_id("gr"),
+            "token_hash": _hash(raw),
+            "tenant_id": tenant_id,
+            "run_id": run_id,
+            "connection_id": connection_id,
+            "expires_at": utcnow() + GRANT_TTL,
+        },
     )
     return raw
 
 
+def close(s: Session, raw: str, now: datetime) -> int:
+    """End an unredeemed grant now (its run is over); returns 0 when it had been redeemed."""
+    res = s.connection().execute(_CLOSE, {"hash_": _hash(raw), "now": now})
+    return res.rowcount or 0
+
+
 def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant:
-    """Use a grant once. Replays, expired grants and mismatched runs are refused and audited."""
+    """Use a grant once. Replays, expired grants and mismatched runs are refused and audited.
+
+    A refusal raises after adding its audit row: the caller commits that row anyway.
+    """
     h = _hash(raw)
     now = utcnow()
     # One atomic UPDATE decides: concurrent redeemers cannot both win.
@@ -69,7 +92,6 @@ def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant
         error_message=reason,
         ip_address=ip,
     )
-    s.commit()  # the refusal is audited even though the request fails
     raise HubError(
         "forbidden",
         f"Credential grant refused: {reason.replace('_', ' ')}. "

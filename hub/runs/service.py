@@ -1,7 +1,9 @@
 """The spine of a tool call: check, route, record, dispatch to n8n, record the outcome.
 
 Database work happens in two short transactions (prepare, finish) around one webhook POST,
-so a run is durable before anything is sent and a crash leaves it to be reconciled.
+so a run is durable before anything is sent and a crash leaves it to be reconciled. Both run
+as jobs of the database writer (hub.db.writer), so they must be safe to run again; the rows
+every call writes go in as Core statements, which cost a fraction of an ORM flush.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub.accounts.models import Tenant
 from hub.accounts.service import Caller
-from hub.audit.service import record
+from hub.audit.service import append
 from hub.connections import service as connections
 from hub.connections.models import Connection
 from hub.core.errors import HubError
-from hub.db.base import utcnow
+from hub.db.base import new_id, utcnow
 from hub.registry import hot
 from hub.registry import service as registry
 from hub.runs import grants
@@ -88,14 +90,15 @@ class Dispatch:
     path: str
     body: dict[str, Any]
     connection_id: str
+    connection_status: str
     provider: str
     tool: str
     caller: Caller
     started: float
 
 
-def outcome_of(run: Run, replayed: bool = False) -> CallOutcome:
-    """The outcome recorded on a run."""
+def outcome_of(run: Any, replayed: bool = False) -> CallOutcome:
+    """The outcome recorded on a run (a Run, or anything with its outcome attributes)."""
     if run.status == "succeeded":
         return CallOutcome("succeeded", run.id, data=run.result or {}, replayed=replayed)
     err: dict[str, Any] = {"kind": run.error_kind or run.status, "message": run.error_message or ""}
@@ -106,10 +109,48 @@ def outcome_of(run: Run, replayed: bool = False) -> CallOutcome:
     return CallOutcome(run.status, run.id, error=err, replayed=replayed)
 
 
-def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Connection]:
-    """The tenant's provider for a tool: its configured default, else the registry's."""
+@dataclass
+class _Finished:
+    """A run's outcome fields as finish() writes them."""
+
+    id: str
+    status: str
+    result: dict[str, Any] | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    vendor_status: int | None = None
+    retry_after_s: int | None = None
+
+
+# The call path's statements, built once: constructing and keying a statement costs more
+# than SQLite takes to run it.
+_runs = Run.__table__
+_conns = Connection.__table__
+_ROUTING = select(
+    _conns.c.id, _conns.c.integration_slug, _conns.c.status, _conns.c.last_error
+).where(_conns.c.tenant_id == bindparam("tenant_id"))
+_TENANT_SETTINGS = select(Tenant.__table__.c.settings).where(
+    Tenant.__table__.c.id == bindparam("tenant_id")
+)
+_HELD = select(_runs.c.id, _runs.c.args_hash, _runs.c.status, _runs.c.error_kind).where(
+    _runs.c.tenant_id == bindparam("tenant_id"), _runs.c.idempotency_key == bindparam("key")
+)
+_RUN_INSERT = _runs.insert()
+# SET takes the columns named in each call's parameters.
+_RUN_UPDATE = _runs.update().where(_runs.c.id == bindparam("run_id_"))
+_CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
+_USED = _conns.update().where(_conns.c.id == bindparam("connection_id"))
+_USED_BY_AGENT = _USED.values(times_used_by_agent=_conns.c.times_used_by_agent + 1)
+
+
+def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Any]:
+    """The tenant's provider for a tool: its configured default, else the registry's.
+
+    Returns (binding, connection row with id, integration_slug, status, last_error).
+    """
     bindings = tool.bindings
-    conns = {c.integration_slug: c for c in connections.list_connections(s, tenant_id)}
+    rows = s.connection().execute(_ROUTING, {"tenant_id": tenant_id})
+    conns = {c.integration_slug: c for c in rows}
     usable = [
         b
         for b in bindings
@@ -133,10 +174,10 @@ def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any
             f"{tool.name} has no connected provider for this tenant. Connect one of: {names}.",
             details={"providers": [b.integration_slug for b in bindings]},
         )
-    tenant = s.get(Tenant, tenant_id)
-    preferred = ((tenant.settings or {}).get("default_providers", {}) if tenant else {}).get(
-        tool.name
-    )
+    preferred = None
+    if len(usable) > 1:
+        settings = s.connection().scalar(_TENANT_SETTINGS, {"tenant_id": tenant_id})
+        preferred = ((settings or {}).get("default_providers") or {}).get(tool.name)
     pick = (
         next((b for b in usable if b.integration_slug == preferred), None)
         or next((b for b in usable if b.is_default), None)
@@ -177,6 +218,19 @@ def check_permission(s: Session, caller: Caller, tool: Any, req: CallRequest) ->
     )
 
 
+def precheck(engine: Any, req: CallRequest) -> None:
+    """Refuse bad arguments before queueing any database work (when the tool is known here).
+
+    Runs on the event loop against the in-memory registry snapshot; prepare() checks again
+    against a fresh one, so this only saves a malformed call a trip through the writer.
+    """
+    views = hot.peek(engine)
+    tool = views.get(req.tool) if views is not None else None
+    if tool is not None:
+        secret_fields = (tool.definition or {}).get("secret_fields", [])
+        validate_args(tool.name, tool.input_schema, req.args, secret_fields)
+
+
 def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Dispatch | CallOutcome:
     """Validate, gate, dedupe and route a call; write the run and mint its grant."""
     tool = hot.tools(s).get(req.tool) or registry.raise_unknown_tool(s, req.tool)
@@ -188,32 +242,33 @@ def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Disp
         return gated
     fingerprint = args_fingerprint(tool.name, req.args)
 
-    run: Run | None = None
+    retry_of: str | None = None
     if req.idempotency_key:
-        run = s.scalar(
-            select(Run).where(
-                Run.tenant_id == caller.tenant_id, Run.idempotency_key == req.idempotency_key
-            )
+        held = (
+            s.connection()
+            .execute(_HELD, {"tenant_id": caller.tenant_id, "key": req.idempotency_key})
+            .first()
         )
-        if run is not None:
-            if run.args_hash != fingerprint:
+        if held is not None:
+            if held.args_hash != fingerprint:
                 raise HubError(
                     "idempotency_mismatch",
                     f"Idempotency key '{req.idempotency_key}' was used for a different "
-                    f"call (run {run.id}); use a new key for new arguments.",
+                    f"call (run {held.id}); use a new key for new arguments.",
                 )
-            if run.status in ("pending", "sent"):
+            if held.status in ("pending", "sent"):
                 raise HubError(
                     "in_progress",
-                    f"Run {run.id} with this idempotency key is still in progress; "
+                    f"Run {held.id} with this idempotency key is still in progress; "
                     "poll it or retry later. It will not be run twice.",
-                    details={"run_id": run.id},
+                    details={"run_id": held.id},
                 )
-            retry_ok = (run.status == "failed" and run.error_kind in NOTHING_SENT) or (
-                run.status == "outcome_unknown" and definition.get("idempotent_vendor")
+            retry_ok = (held.status == "failed" and held.error_kind in NOTHING_SENT) or (
+                held.status == "outcome_unknown" and definition.get("idempotent_vendor")
             )
             if not retry_ok:
-                return outcome_of(run, replayed=True)
+                return outcome_of(s.get(Run, held.id), replayed=True)
+            retry_of = held.id
 
     binding, conn = choose_provider(s, caller.tenant_id, tool)
     if binding.live_version is None:
@@ -223,51 +278,65 @@ def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Disp
             "an operator must run `hub workflows deploy`.",
         )
     now = utcnow()
-    if run is None:
-        run = Run(
-            tenant_id=caller.tenant_id,
-            caller=caller.actor,
-            tool=tool.name,
-            args=redact_fields(req.args, secret_fields),
-            args_hash=fingerprint,
-            idempotency_key=req.idempotency_key,
-            reasoning=req.reasoning,
+    routed = {
+        "provider": binding.integration_slug,
+        "connection_id": conn.id,
+        "workflow_version": binding.live_version,
+        "status": "sent",
+        "sent_at": now,
+        "error_kind": None,
+        "error_message": None,
+    }
+    db = s.connection()
+    if retry_of is None:
+        run_id = new_id("run")
+        db.execute(
+            _RUN_INSERT,
+            {
+                "id": run_id,
+                "tenant_id": caller.tenant_id,
+                "caller": caller.actor,
+                "tool": tool.name,
+                "args": redact_fields(req.args, secret_fields),
+                "args_hash": fingerprint,
+                "idempotency_key": req.idempotency_key,
+                "reasoning": req.reasoning,
+                "created_at": now,
+                **routed,
+            },
         )
-        s.add(run)
-    run.provider = binding.integration_slug
-    run.connection_id = conn.id
-    run.workflow_version = binding.live_version
-    run.status, run.sent_at = "sent", now
-    run.error_kind = run.error_message = None
-    s.flush()
-    grant = grants.mint(s, caller.tenant_id, run.id, conn.id)
-    record(
+    else:
+        run_id = retry_of
+        db.execute(_RUN_UPDATE, {"run_id_": run_id, **routed})
+    grant = grants.mint(s, caller.tenant_id, run_id, conn.id)
+    append(
         s,
         caller.tenant_id,
         caller.actor,
         "tool.called",
         target=tool.name,
-        run_id=run.id,
+        run_id=run_id,
         integration=binding.integration_slug,
         details={"reasoning": req.reasoning} if req.reasoning else {},
     )
     integration, tool_name = binding.workflow.split("/", 1)
     return Dispatch(
-        run_id=run.id,
+        run_id=run_id,
         tenant_id=caller.tenant_id,
         path=f"hub/{integration}/{tool_name}/v{binding.live_version}",
         body={
-            "run_id": run.id,
+            "run_id": run_id,
             "tenant_id": caller.tenant_id,
             "tool": tool.name,
             "args": req.args,
             "grant": grant,
             # Vendors that dedupe (Stripe, Square) get a key on every call: the caller's, or
             # the run id, so a reconciliation resend cannot charge twice.
-            "idempotency_key": req.idempotency_key or run.id,
+            "idempotency_key": req.idempotency_key or run_id,
             "edge_url": edge_url,
         },
         connection_id=conn.id,
+        connection_status=conn.status,
         provider=binding.integration_slug,
         tool=tool.name,
         caller=caller,
@@ -281,20 +350,25 @@ def finish(
     d: Dispatch,
     answer: dict[str, Any] | None,
     failure: tuple[str, str] | None,
+    edge_secrets: list[str] | None = None,
 ) -> CallOutcome:
-    """Record the workflow's answer (or the failure to get one) on the run and connection."""
-    run = s.get(Run, d.run_id)
-    conn = s.get(Connection, d.connection_id)
-    # Read the secrets first: the query would otherwise flush the run half-updated.
-    secrets_ = (
-        list(vault.read(s, d.tenant_id, conn.credential_id).values())
-        if (conn and conn.credential_id)
-        else []
-    )
+    """Record the workflow's answer (or the failure to get one) on the run and connection.
 
+    `edge_secrets` are the values this process handed out for the run's grant; when the grant
+    was redeemed elsewhere (another replica) they are read from the vault for scrubbing.
+    """
     now = utcnow()
-    run.finished_at = now
-    run.duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
+    db = s.connection()
+    # Close the grant: a redemption after the run is over is refused. Nothing to close means
+    # it was redeemed, so the workflow held the secret and the answer must be scrubbed of it.
+    redeemed = grants.close(s, d.body["grant"], now) == 0
+    secrets_ = edge_secrets or []
+    if redeemed and edge_secrets is None:
+        cred_id = db.scalar(_CREDENTIAL_OF, {"connection_id": d.connection_id})
+        secrets_ = list(vault.read(s, d.tenant_id, cred_id).values()) if cred_id else []
+
+    run = _Finished(d.run_id, "failed")
+    health: tuple[str, str | None, str | None] | None = None
     if failure is not None:
         kind, message = failure
         run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
@@ -303,39 +377,57 @@ def finish(
         run.status = "succeeded"
         data = answer.get("data")
         run.result = scrub_values(data if isinstance(data, dict) else {"value": data}, secrets_)
-        if conn is not None and conn.status == "warning":
-            connections.set_health(s, conn, "connected")
+        if d.connection_status == "warning":
+            health = ("connected", None, None)
     else:
         err = answer.get("error") if isinstance(answer.get("error"), dict) else {}
         kind = err.get("kind") if err.get("kind") in WORKFLOW_ERROR_KINDS else "vendor_unavailable"
-        run.status = "failed"
         run.error_kind = kind
         run.error_message = scrub_values(str(err.get("message") or "vendor error")[:2000], secrets_)
         run.vendor_status = _int(err.get("vendor_status"))
         run.retry_after_s = _int(err.get("retry_after_s"))
+        if kind == "auth":
+            health = ("error", run.error_message, kind)
+        elif kind in ("rate_limited", "vendor_unavailable"):
+            health = ("warning", run.error_message, kind)
+    duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
+    db.execute(
+        _RUN_UPDATE,
+        {
+            "run_id_": d.run_id,
+            "status": run.status,
+            "result": run.result,
+            "error_kind": run.error_kind,
+            "error_message": run.error_message,
+            "vendor_status": run.vendor_status,
+            "retry_after_s": run.retry_after_s,
+            "finished_at": now,
+            "duration_ms": duration_ms,
+        },
+    )
+    if health is not None:
+        conn = s.get(Connection, d.connection_id)
         if conn is not None:
-            if kind == "auth":
-                connections.set_health(s, conn, "error", error=run.error_message, kind=kind)
-            elif kind in ("rate_limited", "vendor_unavailable"):
-                connections.set_health(s, conn, "warning", error=run.error_message, kind=kind)
-    if conn is not None:
-        conn.last_used_at = now
-        if d.caller.kind == "agent":
-            conn.times_used_by_agent += 1
-            conn.last_agent_use_at = now
-    record(
+            connections.set_health(s, conn, health[0], error=health[1], kind=health[2])
+            s.flush()
+    if d.caller.kind == "agent":
+        usage = {"connection_id": d.connection_id, "last_used_at": now, "last_agent_use_at": now}
+        db.execute(_USED_BY_AGENT, usage)
+    else:
+        db.execute(_USED, {"connection_id": d.connection_id, "last_used_at": now})
+    append(
         s,
         d.tenant_id,
         d.caller.actor,
         f"tool.{run.status}",
         target=d.tool,
-        run_id=run.id,
+        run_id=d.run_id,
         integration=d.provider,
         success=run.status == "succeeded",
         error_message=run.error_message,
-        details={"ms": run.duration_ms, "error_kind": run.error_kind}
+        details={"ms": duration_ms, "error_kind": run.error_kind}
         if run.error_kind
-        else {"ms": run.duration_ms},
+        else {"ms": duration_ms},
     )
     return outcome_of(run)
 

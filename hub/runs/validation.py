@@ -17,6 +17,23 @@ def _validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
 
 
+# Validators by schema object: the call path validates against the same few registry dicts,
+# and serialising one to find its cached validator costs more than validating.
+_by_object: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator_for(schema: dict[str, Any]) -> Draft202012Validator:
+    hit = _by_object.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_by_object) > 1024:
+        _by_object.clear()
+    v = _validator(schema_key(schema))
+    # Holding the dict keeps its id from being reused by another object.
+    _by_object[id(schema)] = (schema, v)
+    return v
+
+
 def schema_key(schema: dict[str, Any]) -> str:
     """A stable text form of a schema, used as the validator cache key."""
     return json.dumps(schema, sort_keys=True)
@@ -33,7 +50,7 @@ def validate_args(
             details={"field": "args"},
         )
     errors = sorted(
-        _validator(schema_key(schema)).iter_errors(args), key=lambda e: list(e.absolute_path)
+        _validator_for(schema).iter_errors(args), key=lambda e: list(e.absolute_path)
     )
     if not errors:
         return

@@ -73,13 +73,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.web.routes import STATIC_DIR, STATIC_PATH
     from hub.web.routes import router as web_router
 
+    # The tool-call route first: every call is matched against the routes before it.
     for r in (
+        runs_router,
         health_router,
         accounts_router,
         registry_router,
         connections_router,
         audit_router,
-        runs_router,
         edge_router,
         permissions_router,
         web_router,

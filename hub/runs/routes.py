@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from hub.accounts.auth import current_caller, require_kind
@@ -61,11 +62,29 @@ class RunList(BaseModel):
     data: list[RunOut]
 
 
-@router.post("/api/tools/{name}/call")
-async def call_tool(
-    name: str, body: ToolCall, request: Request, caller: Caller = Depends(agent_or_admin)
-) -> JSONResponse:
-    """Call a tool as an agent would over MCP; the same checks, routing and records apply."""
+@router.post(
+    "/api/tools/{name}/call",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ToolCall.model_json_schema()}},
+        }
+    },
+)
+async def call_tool(name: str, request: Request) -> JSONResponse:
+    """Call a tool as an agent would over MCP; the same checks, routing and records apply.
+
+    Every tool call passes here, so the route does its own body parsing and authentication
+    instead of FastAPI's dependency solving, which cost more than the rest of the request.
+    """
+    caller = await current_caller(request)
+    await agent_or_admin(caller)
+    try:
+        body = ToolCall.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
     rt = request.app.state.runtime
     outcome = await execute(
         rt,

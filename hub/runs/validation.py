@@ -49,9 +49,7 @@ def validate_args(
             f"Arguments of {tool} must be a JSON object.",
             details={"field": "args"},
         )
-    errors = sorted(
-        _validator_for(schema).iter_errors(args), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(_validator_for(schema).iter_errors(args), key=lambda e: list(e.absolute_path))
     if not errors:
         return
     problems = []

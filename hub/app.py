@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sched = None
+        rt.db.checkpointer.start()
         if settings.scheduler_enabled:
             from hub.scheduler.jobs import Jobs
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             yield
         if sched is not None:
             sched.stop()
+        rt.db.checkpointer.stop()
         if rt.invoker is not None:
             await rt.invoker.aclose()
         if runtime is None:

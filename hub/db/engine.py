@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db.checkpoint import Checkpointer
 from hub.db.writer import Writer
 
 
@@ -30,6 +31,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # A serving hub checkpoints in the background (hub.db.checkpoint); commits only
+            # checkpoint as a backstop, past 16 MiB of log.
+            cur.execute("PRAGMA wal_autocheckpoint=4000")
             cur.close()
 
         return engine
@@ -48,6 +52,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The call path's writes go through one thread (started on first use).
         self.writer = Writer(self.engine)
+        self.checkpointer = Checkpointer(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -64,5 +69,6 @@ class Database:
 
     def dispose(self) -> None:
         """Finish queued writes, then close pooled connections."""
+        self.checkpointer.stop()
         self.writer.close()
         self.engine.dispose()

@@ -21,9 +21,9 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
     edge_url = f"{rt.settings.base_url}/edge/credentials"
 
-    precheck(rt.db.engine, req)
+    checked = precheck(rt.db.engine, req)
     try:
-        prepared = await rt.db.writer.run(lambda s: prepare(s, caller, req, edge_url))
+        prepared = await rt.db.writer.run(lambda s: prepare(s, caller, req, edge_url, checked))
     except IntegrityError:
         # Two replicas raced with one idempotency key: the other one holds it.
         raise HubError(

@@ -65,18 +65,22 @@ class RunList(BaseModel):
 @router.post(
     "/api/tools/{name}/call",
     openapi_extra={
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": ToolCall.model_json_schema()}},
-        }
+        },
     },
 )
-async def call_tool(name: str, request: Request) -> JSONResponse:
+async def call_tool(request: Request) -> JSONResponse:
     """Call a tool as an agent would over MCP; the same checks, routing and records apply.
 
-    Every tool call passes here, so the route does its own body parsing and authentication
-    instead of FastAPI's dependency solving, which cost more than the rest of the request.
+    Every tool call passes here, so the route reads its path, body and token itself instead
+    of through FastAPI's dependency solving, which cost more than the rest of the request.
     """
+    name = request.path_params["name"]
     caller = await current_caller(request)
     await agent_or_admin(caller)
     try:

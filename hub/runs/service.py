@@ -218,25 +218,36 @@ def check_permission(s: Session, caller: Caller, tool: Any, req: CallRequest) ->
     )
 
 
-def precheck(engine: Any, req: CallRequest) -> None:
+def precheck(engine: Any, req: CallRequest) -> hot.ToolView | None:
     """Refuse bad arguments before queueing any database work (when the tool is known here).
 
-    Runs on the event loop against the in-memory registry snapshot; prepare() checks again
-    against a fresh one, so this only saves a malformed call a trip through the writer.
+    Runs on the event loop against the in-memory registry snapshot and returns the view it
+    checked against; prepare() validates again only if its fresh snapshot holds another one.
     """
     views = hot.peek(engine)
     tool = views.get(req.tool) if views is not None else None
     if tool is not None:
         secret_fields = (tool.definition or {}).get("secret_fields", [])
         validate_args(tool.name, tool.input_schema, req.args, secret_fields)
+    return tool
 
 
-def prepare(s: Session, caller: Caller, req: CallRequest, edge_url: str) -> Dispatch | CallOutcome:
-    """Validate, gate, dedupe and route a call; write the run and mint its grant."""
+def prepare(
+    s: Session,
+    caller: Caller,
+    req: CallRequest,
+    edge_url: str,
+    checked: hot.ToolView | None = None,
+) -> Dispatch | CallOutcome:
+    """Validate, gate, dedupe and route a call; write the run and mint its grant.
+
+    `checked` is the tool view precheck() already validated the arguments against.
+    """
     tool = hot.tools(s).get(req.tool) or registry.raise_unknown_tool(s, req.tool)
     definition = tool.definition or {}
     secret_fields = definition.get("secret_fields", [])
-    validate_args(tool.name, tool.input_schema, req.args, secret_fields)
+    if tool is not checked:
+        validate_args(tool.name, tool.input_schema, req.args, secret_fields)
     gated = check_permission(s, caller, tool, req)
     if gated is not None:
         return gated

@@ -70,19 +70,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.permissions.routes import router as permissions_router
     from hub.registry.routes import router as registry_router
     from hub.runs.edge import router as edge_router
+    from hub.runs.routes import CALL_PATH, call_tool
     from hub.runs.routes import router as runs_router
     from hub.web.payments import router as payments_router
     from hub.web.routes import STATIC_DIR, STATIC_PATH
     from hub.web.routes import router as web_router
 
-    # The tool-call route first: every call is matched against the routes before it.
     for r in (
-        runs_router,
         health_router,
         accounts_router,
         registry_router,
         connections_router,
         audit_router,
+        runs_router,
         edge_router,
         permissions_router,
         web_router,
@@ -93,4 +93,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Streamable HTTP, stateless; an exact path (a Mount would redirect /mcp to /mcp/), and
     # first, so MCP requests skip matching every REST router.
     app.router.routes.insert(0, Route(MCP_PATH, endpoint=mcp_endpoint))
+    # Every REST tool call, likewise first and without FastAPI's request handling.
+    app.router.routes.insert(1, Route(CALL_PATH, endpoint=call_tool, methods=["POST"]))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from hub.connections.usage import UsageMeter
 from hub.core.settings import Settings, repo_path
 from hub.db.engine import Database
 from hub.runs.handouts import Handouts
@@ -23,9 +24,13 @@ class Runtime:
     notes: list[str] = field(default_factory=list)
     # Secrets handed to workflows at the edge, until their runs finish (for scrubbing).
     handouts: Handouts = field(default_factory=Handouts)
+    # Connection usage counts not yet written (hub.connections.usage).
+    usage: UsageMeter = field(default_factory=UsageMeter)
 
     def close(self) -> None:
-        """Release the database pool."""
+        """Write pending usage counts, then release the database."""
+        if self.usage.pending:
+            self.db.writer.run_sync(self.usage.flush)
         self.db.dispose()
 
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("hub.db.writer")
@@ -39,6 +40,7 @@ class Writer:
         self._q: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._conn: Connection | None = None
         self.batches = 0
         self.jobs = 0
 
@@ -64,6 +66,9 @@ class Writer:
         if t is not None:
             self._q.put(None)
             t.join(30)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -97,6 +102,15 @@ class Writer:
             if batch:
                 self._run_batch(batch)
 
+    def _session(self) -> Session:
+        # The writer keeps its own connection: a pool checkout per batch cost more than a
+        # statement. One that broke (a database restart) is replaced on the next batch.
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = self.engine.connect()
+        return Session(bind=self._conn, expire_on_commit=False)
+
     def _run_batch(self, batch: list[tuple[Job, Future]]) -> None:
         live = [(job, fut) for job, fut in batch if fut.set_running_or_notify_cancel()]
         if not live:
@@ -105,15 +119,15 @@ class Writer:
         self.jobs += len(live)
         results: list[Any] = []
         try:
-            with Session(self.engine, expire_on_commit=False) as s:
+            with self._session() as s:
                 for job, _ in live:
                     results.append(job(s))
                 s.commit()
         except Exception as exc:
-            if len(live) == 1:
+            if len(live) == 1 and not _lost_connection(exc):
                 live[0][1].set_exception(exc)
                 return
-            # Someone's job failed: give every job a transaction of its own.
+            # Someone's job failed (or the connection did): each job gets its own transaction.
             for job, fut in live:
                 self._run_alone(job, fut)
             return
@@ -122,10 +136,15 @@ class Writer:
 
     def _run_alone(self, job: Job, fut: Future) -> None:
         try:
-            with Session(self.engine, expire_on_commit=False) as s:
+            with self._session() as s:
                 result = job(s)
                 s.commit()
         except Exception as exc:  # the caller gets the error, the writer goes on
             fut.set_exception(exc)
             return
         fut.set_result(result)
+
+
+def _lost_connection(exc: Exception) -> bool:
+    """Whether the database connection itself failed (worth one more try on a new one)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -69,7 +69,9 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
 
         handed_out = rt.handouts.pop(d.run_id)
         outcome = await rt.db.writer.run(
-            lambda s: finish(s, rt.vault, d, answer, failure, handed_out)
+            lambda s: finish(
+                s, d, answer, failure, vault=rt.vault, usage=rt.usage, edge_secrets=handed_out
+            )
         )
         log.info(
             "tool call",

@@ -62,23 +62,15 @@ class RunList(BaseModel):
     data: list[RunOut]
 
 
-@router.post(
-    "/api/tools/{name}/call",
-    openapi_extra={
-        "parameters": [
-            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ToolCall.model_json_schema()}},
-        },
-    },
-)
+CALL_PATH = "/api/tools/{name}/call"
+
+
 async def call_tool(request: Request) -> JSONResponse:
     """Call a tool as an agent would over MCP; the same checks, routing and records apply.
 
-    Every tool call passes here, so the route reads its path, body and token itself instead
-    of through FastAPI's dependency solving, which cost more than the rest of the request.
+    Every tool call passes here, so it is served as a plain Starlette route placed first
+    (hub.app): FastAPI's request handling cost more than the rest of the hub's work on a
+    call. The route reads its path, body and token itself; FastAPI only documents it.
     """
     name = request.path_params["name"]
     caller = await current_caller(request)
@@ -112,6 +104,23 @@ async def call_tool(request: Request) -> JSONResponse:
     return JSONResponse(
         {**payload, "error": {**err, "run_id": outcome.run_id}}, status_code=status, headers=headers
     )
+
+
+# For the OpenAPI document only: the Starlette route in front answers every request.
+router.add_api_route(
+    CALL_PATH,
+    call_tool,
+    methods=["POST"],
+    openapi_extra={
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ToolCall.model_json_schema()}},
+        },
+    },
+)
 
 
 @router.get("/api/runs", response_model=RunList, tags=["runs"])

@@ -22,6 +22,7 @@ from hub.accounts.service import Caller
 from hub.audit.service import append
 from hub.connections import service as connections
 from hub.connections.models import Connection
+from hub.connections.usage import UsageMeter
 from hub.core.errors import HubError
 from hub.db.base import new_id, utcnow
 from hub.registry import hot
@@ -139,8 +140,6 @@ _RUN_INSERT = _runs.insert()
 # SET takes the columns named in each call's parameters.
 _RUN_UPDATE = _runs.update().where(_runs.c.id == bindparam("run_id_"))
 _CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
-_USED = _conns.update().where(_conns.c.id == bindparam("connection_id"))
-_USED_BY_AGENT = _USED.values(times_used_by_agent=_conns.c.times_used_by_agent + 1)
 
 
 def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Any]:
@@ -357,16 +356,19 @@ def prepare(
 
 def finish(
     s: Session,
-    vault: Any,
     d: Dispatch,
     answer: dict[str, Any] | None,
     failure: tuple[str, str] | None,
+    *,
+    vault: Any,
+    usage: UsageMeter,
     edge_secrets: list[str] | None = None,
 ) -> CallOutcome:
     """Record the workflow's answer (or the failure to get one) on the run and connection.
 
     `edge_secrets` are the values this process handed out for the run's grant; when the grant
     was redeemed elsewhere (another replica) they are read from the vault for scrubbing.
+    Connection usage is counted in `usage` and written with this transaction once it is due.
     """
     now = utcnow()
     db = s.connection()
@@ -421,11 +423,9 @@ def finish(
         if conn is not None:
             connections.set_health(s, conn, health[0], error=health[1], kind=health[2])
             s.flush()
-    if d.caller.kind == "agent":
-        usage = {"connection_id": d.connection_id, "last_used_at": now, "last_agent_use_at": now}
-        db.execute(_USED_BY_AGENT, usage)
-    else:
-        db.execute(_USED, {"connection_id": d.connection_id, "last_used_at": now})
+    usage.note(d.connection_id, now, by_agent=d.caller.kind == "agent")
+    if usage.due():
+        usage.flush(s)
     append(
         s,
         d.tenant_id,

@@ -215,7 +215,7 @@ def hangs(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaitable[None]:
 def cuts_off(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaitable[None]:
     async def h() -> None:
         await read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\": tr")
+        w.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"ok": tr')
         await w.drain()
 
     return h()

@@ -1,28 +1,37 @@
 """What the hub adds to a tool call, measured against a zero-work webhook endpoint.
 
-Run: uv run python -m bench.hub_overhead_bench [N]
+Run: uv run python -m bench.hub_overhead_bench [ROUNDS] [SECONDS]
 Starts, in separate processes: a zero-work HTTP endpoint standing in for n8n (bench/zero_work.py)
-and `hub serve` on SQLite wired to it. Then, in one run: direct POSTs to the endpoint (baseline)
-and the same tool call through the hub's REST mirror (auth, validation, idempotency lookup,
-routing, run + audit + grant writes, webhook POST, outcome + usage writes).
+and `hub serve` on SQLite wired to it, logging at INFO as in production. Then alternates, for
+ROUNDS rounds of SECONDS each, direct POSTs to the endpoint (baseline) and the same tool call
+through the hub's REST mirror (auth, validation, permission gate, routing, run + audit +
+grant writes, webhook POST, outcome writes), first with one caller (latency), then with 16
+(throughput). Load comes from wrk (apt-get install wrk). Alternating rounds matters here: this
+machine's speed drifts by tens of percent from minute to minute, and both paths see the same
+drift. Reported: the median over rounds of each round's median, p99 and calls/s, and the CPU
+the hub process used per call (from /proc).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
 from pathlib import Path
 
 from sqlalchemy import update
 
 from bench import wrk
-from bench.load import concurrent, free_port, sequential, wait_ready
+from bench.load import free_port, wait_ready
 from bench.setup import bench_hub
 from bench.stats import print_rows
 from hub.registry.models import ToolProvider
+
+CALLERS = 16
+ARGS = {"to": "+15551234567", "body": "Your appointment is tomorrow at 9"}
 
 
 def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:
@@ -38,11 +47,41 @@ def prepare(d: Path, zero_url: str) -> tuple[dict[str, str], str]:
     return env, token
 
 
-CALLERS = 16
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def main(n: int = 2000, seconds: int = 10) -> None:
+def speed_probe() -> float:
+    """Seconds a fixed pure-Python loop takes now (the machine's speed drifts)."""
+    t = time.perf_counter()
+    sum(range(10_000_000))
+    return round(time.perf_counter() - t, 3)
+
+
+def measure(
+    url: str, body: dict, headers: dict[str, str], pid: int, callers: int, seconds: int
+) -> dict[str, float]:
+    """One round: wrk's numbers plus the CPU `pid` spent per call."""
+    before = cpu_s(pid)
+    got = wrk.run(url, body, headers, connections=callers, seconds=seconds)
+    calls = got["calls_per_s"] * seconds
+    return {**got, "cpu_ms_per_call": round((cpu_s(pid) - before) * 1000 / calls, 3)}
+
+
+def combine(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Median over rounds of each number, and the spread of the medians."""
+    out = {k: round(statistics.median(r[k] for r in rounds), 3) for k in rounds[0]}
+    meds = [r["median_ms"] for r in rounds]
+    out["median_range_ms"] = f"{min(meds):.2f}-{max(meds):.2f}"  # type: ignore[assignment]
+    return out
+
+
+def main(rounds: int = 5, seconds: int = 5) -> None:
     """Measure and print a Markdown table."""
+    if not wrk.available():
+        raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -51,94 +90,67 @@ def main(n: int = 2000, seconds: int = 10) -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.zero_work", str(zport)]))
         wait_ready(zero_url)
         env, token = prepare(d, zero_url)
+        env["HUB_LOG_LEVEL"] = "INFO"  # what production runs with
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "hub", "serve", "--port", str(hport)],
                 env={**os.environ, **env},
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         )
+        zpid, hpid = procs[0].pid, procs[1].pid
         try:
             wait_ready(f"http://127.0.0.1:{hport}/healthz")
-            args = {"to": "+15551234567", "body": "Your appointment is tomorrow at 9"}
-
-            def direct_body(i: int) -> dict:
-                return {
-                    "run_id": f"run_{i}",
-                    "tenant_id": "ten_x",
-                    "tool": "send_sms",
-                    "args": args,
-                    "grant": "gr_" + "x" * 43,
-                    "idempotency_key": f"run_{i}",
-                    "edge_url": "http://127.0.0.1/edge/credentials",
-                }
-
-            direct_url = f"{zero_url}/webhook/hub/twilio/send_sms/v1"
-            hub_url = f"http://127.0.0.1:{hport}/api/tools/send_sms/call"
-            auth = {"Authorization": f"Bearer {token}"}
-            rows = measure(direct_url, direct_body, hub_url, {"args": args}, auth, n, seconds)
+            direct = (
+                f"{zero_url}/webhook/hub/twilio/send_sms/v1",
+                {"run_id": "run_x", "tool": "send_sms", "args": ARGS, "grant": "gr_" + "x" * 43},
+                {},
+                zpid,
+            )
+            hub = (
+                f"http://127.0.0.1:{hport}/api/tools/send_sms/call",
+                {"args": ARGS},
+                {"Authorization": f"Bearer {token}"},
+                hpid,
+            )
+            # Warm both paths (connections, caches, the registry snapshot).
+            measure(*direct, 1, 2)
+            measure(*hub, 1, 2)
+            probes = [speed_probe()]
+            results: dict[tuple[str, int], list[dict[str, float]]] = {}
+            for callers in (1, CALLERS):
+                for _ in range(rounds):
+                    for name, path in (("direct", direct), ("hub", hub)):
+                        results.setdefault((name, callers), []).append(
+                            measure(*path, callers, seconds)
+                        )
+            probes.append(speed_probe())
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
+    labels = {
+        "direct": "direct POST to the zero-work endpoint",
+        "hub": "send_sms through the hub (REST mirror)",
+    }
+    rows = [
+        {"path": labels[name], "callers": callers, **combine(rs)}
+        for (name, callers), rs in results.items()
+    ]
     print_rows(rows)
-    base, hub = rows[0], rows[1]
+    by = {(r["path"], r["callers"]): r for r in rows}
+    d1, h1 = by[(labels["direct"], 1)], by[(labels["hub"], 1)]
+    dn, hn = by[(labels["direct"], CALLERS)], by[(labels["hub"], CALLERS)]
     print(
-        f"\nhub overhead at the median (1 caller): {hub['median_ms'] - base['median_ms']:.3f} ms; "
-        f"p99: {hub['p99_ms'] - base['p99_ms']:.3f} ms; "
-        f"calls/s through the hub with {CALLERS} callers: {rows[3]['calls_per_s']} "
-        f"(direct: {rows[2]['calls_per_s']})"
+        f"\nhub overhead at the median, 1 caller: {h1['median_ms'] - d1['median_ms']:.3f} ms "
+        f"(goal < 2 ms); calls/s through the hub with {CALLERS} callers: "
+        f"{hn['calls_per_s']} (goal >= 500; direct: {dn['calls_per_s']}); "
+        f"hub CPU per call: {h1['cpu_ms_per_call']} ms (1 caller), "
+        f"{hn['cpu_ms_per_call']} ms ({CALLERS} callers); "
+        f"speed probe before/after: {probes[0]} s / {probes[1]} s"
     )
 
 
-def measure(
-    direct_url: str,
-    direct_body: Callable[[int], dict],
-    hub_url: str,
-    hub_body: dict,
-    auth: dict[str, str],
-    n: int,
-    seconds: int,
-) -> list[dict]:
-    """Both paths with 1 caller (latency) and CALLERS callers (throughput), baseline first."""
-    if not wrk.available():
-        print("wrk not found (apt-get install wrk): using the Python client, which caps calls/s")
-        base = {**sequential(direct_url, direct_body, {}, n)}
-        hub = {**sequential(hub_url, lambda i: hub_body, auth, n)}
-        return [
-            {"path": "direct POST to the zero-work endpoint, 1 caller", **base},
-            {"path": "send_sms through the hub (REST mirror), 1 caller", **hub},
-            {
-                "path": f"direct, {CALLERS} callers",
-                **concurrent(direct_url, direct_body, {}, n, CALLERS),
-            },
-            {
-                "path": f"through the hub, {CALLERS} callers",
-                **concurrent(hub_url, lambda i: hub_body, auth, n, CALLERS),
-            },
-        ]
-    # Warm both paths (connections, caches, the registry snapshot) before measuring.
-    wrk.run(direct_url, direct_body(0), {}, connections=1, seconds=2)
-    wrk.run(hub_url, hub_body, auth, connections=1, seconds=2)
-    return [
-        {
-            "path": "direct POST to the zero-work endpoint, 1 caller",
-            **wrk.run(direct_url, direct_body(0), {}, connections=1, seconds=seconds),
-        },
-        {
-            "path": "send_sms through the hub (REST mirror), 1 caller",
-            **wrk.run(hub_url, hub_body, auth, connections=1, seconds=seconds),
-        },
-        {
-            "path": f"direct, {CALLERS} callers",
-            **wrk.run(direct_url, direct_body(0), {}, connections=CALLERS, seconds=seconds),
-        },
-        {
-            "path": f"through the hub, {CALLERS} callers",
-            **wrk.run(hub_url, hub_body, auth, connections=CALLERS, seconds=seconds),
-        },
-    ]
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    main(*(int(a) for a in sys.argv[1:3]))

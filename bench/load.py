@@ -14,14 +14,14 @@ import httpx
 from bench.stats import percentile
 
 
-def sequential(
+def latencies(
     url: str,
     make_body: Callable[[int], dict[str, Any]],
     headers: dict[str, str],
     n: int,
     warmup: int = 30,
-) -> dict[str, float]:
-    """n POSTs one after another; median/p99 latency in ms."""
+) -> list[float]:
+    """n POSTs one after another on one keep-alive connection; each one's seconds."""
     lat = []
     with httpx.Client(timeout=30) as c:
         for i in range(warmup):
@@ -32,10 +32,26 @@ def sequential(
             lat.append(time.perf_counter() - t)
             if r.status_code >= 300:
                 raise RuntimeError(f"{url} answered {r.status_code}: {r.text[:300]}")
+    return lat
+
+
+def latency_summary(lat: list[float]) -> dict[str, float]:
+    """Median and p99 in ms."""
     return {
         "median_ms": round(statistics.median(lat) * 1000, 3),
         "p99_ms": round(percentile(lat, 99) * 1000, 3),
     }
+
+
+def sequential(
+    url: str,
+    make_body: Callable[[int], dict[str, Any]],
+    headers: dict[str, str],
+    n: int,
+    warmup: int = 30,
+) -> dict[str, float]:
+    """n POSTs one after another; median/p99 latency in ms."""
+    return latency_summary(latencies(url, make_body, headers, n, warmup))
 
 
 def concurrent(

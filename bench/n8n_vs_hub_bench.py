@@ -1,6 +1,6 @@
 """A direct POST to the n8n webhook vs the same send_sms through the hub, per expression engine.
 
-Run: uv run python -m bench.n8n_vs_hub_bench [N]
+Run: uv run python -m bench.n8n_vs_hub_bench [N]  (N calls per path, in 5 alternating rounds)
 Real n8n (installed by the project), the vendor sandbox (Prism + proxy) and `hub serve` on
 SQLite. The direct path gets what the hub would send: a run, a freshly minted single-use grant
 and the webhook credential header, so both paths do the same work in n8n (edge lookup at the
@@ -16,11 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.load import concurrent, free_port, sequential, wait_ready
+from bench.load import concurrent, free_port, latencies, latency_summary, wait_ready
 from bench.mcp_bench import prepare
 from bench.stats import print_rows
 
 ARGS = {"to": "+15551234567", "body": "Your window cleaning is tomorrow at 9"}
+ROUNDS = 5
 
 
 def direct_bodies(env: dict[str, str], n: int) -> tuple[list[dict], str, str]:
@@ -105,19 +106,26 @@ def one_engine(engine: str, n: int, install, prism) -> list[dict]:  # type: igno
                 stdout=subprocess.DEVNULL,
             )
             wait_ready(f"http://127.0.0.1:{port}/healthz")
-            warm = 30
-            bodies, secret, _ = direct_bodies(env, warm + 2 * n)
+            warm = 10
+            bodies, secret, _ = direct_bodies(env, ROUNDS * warm + 2 * n)
             it = iter(bodies)
             webhook = f"{n8n.url}/webhook/hub/twilio/send_sms/v1"
             head = {WEBHOOK_AUTH_HEADER: secret}
-            direct = {
-                **sequential(webhook, lambda i: next(it), head, n, warmup=warm),
-                **concurrent(webhook, lambda i: next(it), head, n, workers=10),
-            }
             auth = {"Authorization": f"Bearer {token}"}
             url = f"http://127.0.0.1:{port}/api/tools/send_sms/call"
+            # Alternating rounds: both paths see the same drift in the machine's speed.
+            lat_direct: list[float] = []
+            lat_hub: list[float] = []
+            for _ in range(ROUNDS):
+                chunk = n // ROUNDS
+                lat_direct += latencies(webhook, lambda i: next(it), head, chunk, warmup=warm)
+                lat_hub += latencies(url, lambda i: {"args": ARGS}, auth, chunk, warmup=warm)
+            direct = {
+                **latency_summary(lat_direct),
+                **concurrent(webhook, lambda i: next(it), head, n, workers=10),
+            }
             via_hub = {
-                **sequential(url, lambda i: {"args": ARGS}, auth, n),
+                **latency_summary(lat_hub),
                 **concurrent(url, lambda i: {"args": ARGS}, auth, n, workers=10),
             }
         finally:

@@ -12,16 +12,21 @@ from hub.db.checkpoint import Checkpointer
 from hub.db.writer import Writer
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine tuned for the dialect."""
+def make_engine(url: str, *, immediate: bool = False) -> Engine:
+    """Create an engine tuned for the dialect.
+
+    immediate (SQLite): transactions start with BEGIN IMMEDIATE, taking the write lock up
+    front, for the writer (hub.db.writer); a deferred transaction that reads first and then
+    writes can fail outright when another connection committed in between.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=True,
             # One connection per worker thread at most (anyio's pool has 40 threads).
-            pool_size=20,
-            max_overflow=30,
+            pool_size=2 if immediate else 20,
+            max_overflow=0 if immediate else 30,
         )
 
         @event.listens_for(engine, "connect")
@@ -35,6 +40,14 @@ def make_engine(url: str) -> Engine:
             # checkpoint as a backstop, past 16 MiB of log.
             cur.execute("PRAGMA wal_autocheckpoint=4000")
             cur.close()
+            if immediate:
+                dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own
+
+        if immediate:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(conn):  # type: ignore[no-untyped-def]
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # hide_parameters: SQL errors must never echo bound values (they may be ciphertext or hints).
@@ -50,8 +63,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # The call path's writes go through one thread (started on first use).
-        self.writer = Writer(self.engine)
+        # The call path's writes go through one writer (hub.db.writer); on SQLite it has its
+        # own engine, whose transactions take the write lock as they begin.
+        sqlite = url.startswith("sqlite")
+        self._write_engine = make_engine(url, immediate=True) if sqlite else self.engine
+        self.writer = Writer(self._write_engine, inline=sqlite)
         self.checkpointer = Checkpointer(self.engine)
 
     @contextmanager
@@ -71,4 +87,6 @@ class Database:
         """Finish queued writes, then close pooled connections."""
         self.checkpointer.stop()
         self.writer.close()
+        if self._write_engine is not self.engine:
+            self._write_engine.dispose()
         self.engine.dispose()

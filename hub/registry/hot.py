@@ -50,13 +50,14 @@ class _Entry:
     tools: dict[str, ToolView]
 
 
-_views: dict[Engine, _Entry] = {}
+# By database URL: the writer's engine and the request engine share one snapshot.
+_views: dict[Any, _Entry] = {}
 _lock = threading.Lock()
 
 
-def _engine(s: Session) -> Engine:
+def _key(s: Session) -> Any:
     bind = s.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
+    return (bind if isinstance(bind, Engine) else bind.engine).url
 
 
 def _build(s: Session, revision: str) -> dict[str, ToolView]:
@@ -84,9 +85,9 @@ def tools(s: Session) -> dict[str, ToolView]:
     """Every tool by name, from a snapshot at most TTL_S old."""
     from hub.registry.service import registry_revision
 
-    eng = _engine(s)
+    key = _key(s)
     now = time.monotonic()
-    entry = _views.get(eng)
+    entry = _views.get(key)
     if entry is not None and now - entry.checked < TTL_S:
         return entry.tools
     revision = registry_revision(s)
@@ -95,13 +96,13 @@ def tools(s: Session) -> dict[str, ToolView]:
         return entry.tools
     built = _build(s, revision)
     with _lock:
-        _views[eng] = _Entry(revision, now, built)
+        _views[key] = _Entry(revision, now, built)
     return built
 
 
 def peek(engine: Engine) -> dict[str, ToolView] | None:
     """The last snapshot for this engine without touching the database (may be TTL_S old)."""
-    entry = _views.get(engine)
+    entry = _views.get(engine.url)
     return entry.tools if entry is not None else None
 
 

@@ -19,6 +19,11 @@ log = logging.getLogger("hub.runs")
 
 async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
+    with rt.db.writer.calling():
+        return await _execute(rt, caller, req)
+
+
+async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
     edge_url = f"{rt.settings.base_url}/edge/credentials"
 
     checked = precheck(rt.db.engine, req)

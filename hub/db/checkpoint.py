@@ -3,7 +3,8 @@
 SQLite checkpoints the WAL inside whichever commit crosses the autocheckpoint size, and that
 commit also pays the fsync: every few hundred tool calls one of them stalled for it. A
 serving hub checkpoints from this thread instead (PASSIVE: it never blocks the writer), and
-the engine's autocheckpoint threshold is set high enough (hub.db.engine) to be a backstop.
+the engines' autocheckpoint thresholds are set high enough (hub.db.engine) to be a backstop.
+It runs often (INTERVAL_S) so the log stays short: a checkpoint's cost grows with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 
 log = logging.getLogger("hub.db.checkpoint")
 
-INTERVAL_S = 0.25
+INTERVAL_S = 0.1
 
 
 class Checkpointer:

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.core.health import router as health_router
     from hub.permissions.routes import router as permissions_router
     from hub.registry.routes import router as registry_router
-    from hub.runs.edge import router as edge_router
+    from hub.runs.edge import EDGE_PATH, resolve_credentials
     from hub.runs.routes import CALL_PATH, call_tool
     from hub.runs.routes import router as runs_router
     from hub.web.payments import router as payments_router
@@ -83,7 +83,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         connections_router,
         audit_router,
         runs_router,
-        edge_router,
         permissions_router,
         web_router,
         payments_router,
@@ -95,4 +94,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.router.routes.insert(0, Route(MCP_PATH, endpoint=mcp_endpoint))
     # Every REST tool call, likewise first and without FastAPI's request handling.
     app.router.routes.insert(1, Route(CALL_PATH, endpoint=call_tool, methods=["POST"]))
+    app.router.routes.insert(2, Route(EDGE_PATH, endpoint=resolve_credentials, methods=["POST"]))
     return app

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
@@ -14,7 +16,7 @@ from hub.core.errors import HubError
 from hub.registry.service import get_integration
 from hub.runs import grants
 
-router = APIRouter(tags=["edge"])
+EDGE_PATH = "/edge/credentials"
 
 
 class EdgeRequest(BaseModel):
@@ -74,9 +76,18 @@ def resolve(
     }
 
 
-@router.post("/edge/credentials", include_in_schema=False)
-async def resolve_credentials(body: EdgeRequest, request: Request) -> dict[str, Any]:
-    """Redeem a grant once: the connection's base URL, options and credential fields."""
+async def resolve_credentials(request: Request) -> JSONResponse:
+    """Redeem a grant once: the connection's base URL, options and credential fields.
+
+    Every tool call through n8n makes this request, so it is a plain Starlette route in front
+    of FastAPI's (hub.app), like the call route, and parses its body itself.
+    """
+    try:
+        body = EdgeRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
     rt = request.app.state.runtime
     ip = request.client.host if request.client else None
     # A write on every call's path: it goes through the writer with the call's own writes.
@@ -86,4 +97,4 @@ async def resolve_credentials(body: EdgeRequest, request: Request) -> dict[str, 
     run_id, answer = got
     # finish() scrubs the workflow's answer of these without reading the vault again.
     rt.handouts.put(run_id, [v for v in answer["credentials"].values() if isinstance(v, str)])
-    return answer
+    return JSONResponse(answer)

@@ -12,6 +12,7 @@ from hub.accounts.service import Caller
 from hub.core.errors import HubError
 from hub.core.logs import run_id_var
 from hub.n8n.invoke import NotSent, OutcomeUnknown
+from hub.runs.edge import EDGE_PATH
 from hub.runs.service import CallOutcome, CallRequest, finish, precheck, prepare
 
 log = logging.getLogger("hub.runs")
@@ -24,7 +25,7 @@ async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
 
 
 async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
-    edge_url = f"{rt.settings.base_url}/edge/credentials"
+    edge_url = f"{rt.settings.base_url}{EDGE_PATH}"
 
     checked = precheck(rt.db.engine, req)
     try:

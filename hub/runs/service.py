@@ -374,7 +374,8 @@ def finish(
     db = s.connection()
     # Close the grant: a redemption after the run is over is refused. Nothing to close means
     # it was redeemed, so the workflow held the secret and the answer must be scrubbed of it.
-    redeemed = grants.close(s, d.body["grant"], now) == 0
+    # Handed out here means redeemed (and so closed) already: no statement needed.
+    redeemed = edge_secrets is not None or grants.close(s, d.body["grant"], now) == 0
     secrets_ = edge_secrets or []
     if redeemed and edge_secrets is None:
         cred_id = db.scalar(_CREDENTIAL_OF, {"connection_id": d.connection_id})

@@ -116,3 +116,29 @@ def test_duplicate_connection_and_bad_base_url(client, tenant):
         client, tenant, "stripe", stripe_credentials(), base_url="http://user:pw@127.0.0.1/"
     )
     assert r.status_code == 422 and "pw" not in r.json()["error"]["message"]
+
+
+def test_usage_counts_are_summed_and_written_together(client, hub_runtime, other_tenant):
+    from hub.connections.usage import UsageMeter
+    from hub.db.base import utcnow
+
+    r = connect(client, other_tenant, integration="twilio")
+    if r.status_code == 409:  # other_tenant is shared by several modules
+        listed = client.get("/api/connections", headers=other_tenant.h("admin")).json()["data"]
+        conn = next(c for c in listed if c["integration"] == "twilio")
+    else:
+        assert r.status_code == 201, r.text
+        conn = r.json()
+    before = client.get(f"/api/connections/{conn['id']}", headers=other_tenant.h("admin")).json()
+    meter = UsageMeter(flush_s=3600)
+    first, last = utcnow(), utcnow()
+    meter.note(conn["id"], first, by_agent=True)
+    meter.note(conn["id"], last, by_agent=True)
+    meter.note(conn["id"], last, by_agent=False)  # an admin's call: used, not by an agent
+    assert meter.pending and not meter.due()
+    assert hub_runtime.db.writer.run_sync(meter.flush) == 1  # one row, one statement
+    assert not meter.pending
+    after = client.get(f"/api/connections/{conn['id']}", headers=other_tenant.h("admin")).json()
+    assert after["times_used_by_agent"] == before["times_used_by_agent"] + 2
+    assert after["last_agent_use_at"] is not None and after["last_used_at"] is not None
+    assert hub_runtime.db.writer.run_sync(meter.flush) == 0  # nothing left to write

@@ -46,37 +46,21 @@ def record(
 _INSERT = AuditEvent.__table__.insert()
 
 
-def append(
-    s: Session,
-    tenant_id: str,
-    actor: str,
-    action: str,
-    *,
-    target: str | None = None,
-    integration: str | None = None,
-    run_id: str | None = None,
-    success: bool = True,
-    error_message: str | None = None,
-    ip_address: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> str:
-    """record() as one Core INSERT, for the call path (no ORM object); returns the row id."""
+def append(s: Session, tenant_id: str, actor: str, action: str, **fields: Any) -> str:
+    """record() as one Core INSERT, for the call path (no ORM object); returns the row id.
+
+    Takes record()'s keyword fields; an unknown one fails the statement.
+    """
     event_id = new_id("aud")
     s.connection().execute(
         _INSERT,
         {
             "id": event_id,
             "tenant_id": tenant_id,
-            "created_at": utcnow(),
             "actor": actor,
             "action": action,
-            "target": target,
-            "integration": integration,
-            "run_id": run_id,
-            "success": success,
-            "error_message": error_message,
-            "ip_address": ip_address,
-            "details": details or {},
+            "created_at": utcnow(),
+            **fields,
         },
     )
     return event_id

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.core.errors import HubError
 
 log = logging.getLogger("hub.errors")
+M = TypeVar("M", bound=BaseModel)
 
 _HTTP_KINDS = {
     401: "unauthenticated",
@@ -47,6 +49,16 @@ def validation_body(exc: RequestValidationError) -> dict[str, Any]:
             "problems": problems,
         }
     }
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """A JSON body as `model`, for routes that skip FastAPI's parsing; errors as FastAPI's."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
 
 
 def install_handlers(app: FastAPI) -> None:

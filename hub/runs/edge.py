@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.connections.models import Connection
 from hub.core.errors import HubError
+from hub.core.handlers import parse_body
 from hub.registry.service import get_integration
 from hub.runs import grants
 
@@ -82,12 +82,7 @@ async def resolve_credentials(request: Request) -> JSONResponse:
     Every tool call through n8n makes this request, so it is a plain Starlette route in front
     of FastAPI's (hub.app), like the call route, and parses its body itself.
     """
-    try:
-        body = EdgeRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
-        ) from None
+    body = await parse_body(request, EdgeRequest)
     rt = request.app.state.runtime
     ip = request.client.host if request.client else None
     # A write on every call's path: it goes through the writer with the call's own writes.

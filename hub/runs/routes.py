@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.accounts.auth import current_caller, require_kind
 from hub.accounts.service import Caller
 from hub.core.errors import ERROR_STATUS
+from hub.core.handlers import parse_body
 from hub.db.deps import get_session
 from hub.runs import service
 from hub.runs.executor import execute
@@ -75,12 +75,7 @@ async def call_tool(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     caller = await current_caller(request)
     await agent_or_admin(caller)
-    try:
-        body = ToolCall.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
-        ) from None
+    body = await parse_body(request, ToolCall)
     rt = request.app.state.runtime
     outcome = await execute(
         rt,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from bench.stats import print_rows, summary, time_each
 from hub.accounts import service as accounts
 from hub.app import create_app
-from hub.core.runtime import open_runtime
+from hub.runtime import open_runtime
 from hub.core.settings import Settings
 from hub.registry.catalog import load_catalog
 from hub.registry.service import sync_catalog

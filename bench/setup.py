@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub.accounts import service as accounts
 from hub.connections import service as connections
-from hub.core.runtime import Runtime, open_runtime
+from hub.runtime import Runtime, open_runtime
 from hub.core.settings import Settings
 from hub.n8n.instance import register_instance
 

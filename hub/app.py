@@ -10,11 +10,30 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from hub import __version__
+from hub.accounts.auth import HttpAuthenticator
+from hub.accounts.routes import router as accounts_router
+from hub.approvals.routes import router as approvals_router
+from hub.audit.routes import router as audit_router
+from hub.connections.catalog_routes import router as catalog_router
+from hub.connections.routes import router as connections_router
 from hub.core.handlers import install_handlers
 from hub.core.logs import configure_logging
 from hub.core.middleware import RequestLogMiddleware
-from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import Settings, get_settings
+from hub.db.health import router as health_router
+from hub.mcp.http import PATH as MCP_PATH
+from hub.mcp.http import McpEndpoint
+from hub.permissions.policy import configure as configure_policy
+from hub.permissions.routes import router as permissions_router
+from hub.runs.callpath import EDGE_PATH
+from hub.runs.edge import resolve_credentials
+from hub.runs.routes import CALL_PATH, call_tool
+from hub.runs.routes import router as runs_router
+from hub.runtime import Runtime, open_runtime
+from hub.scheduler.jobs import Jobs
+from hub.web.payments import router as payments_router
+from hub.web.routes import STATIC_DIR, STATIC_PATH
+from hub.web.routes import router as web_router
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -22,29 +41,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else get_settings())
     rt = runtime or open_runtime(settings)
     configure_logging(settings.log_level, settings.log_format)
-
-    from hub.mcp.http import PATH as MCP_PATH
-    from hub.mcp.http import McpEndpoint
-    from hub.permissions.policy import configure as configure_policy
-
     configure_policy(settings.registry_dir)
     mcp_endpoint = McpEndpoint(rt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sched = None
+        sched = Jobs(rt).start() if settings.scheduler_enabled else None
         rt.db.checkpointer.start()
-        if settings.scheduler_enabled:
-            from hub.scheduler.jobs import Jobs
-
-            sched = Jobs(rt).start()
         async with mcp_endpoint.run():  # the MCP SDK's session manager needs its lifespan
             yield
         if sched is not None:
             sched.stop()
         rt.db.checkpointer.stop()
-        if rt.invoker is not None:
-            await rt.invoker.aclose()
+        await rt.calls.aclose()
         if runtime is None:
             rt.close()
 
@@ -59,30 +68,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.state.db = rt.db
     app.state.vault = rt.vault
+    app.state.calls = rt.calls
+    app.state.authenticator = HttpAuthenticator(rt.db)
     app.state.mcp = mcp_endpoint
     install_handlers(app)
     app.add_middleware(RequestLogMiddleware)
 
-    from hub.accounts.routes import router as accounts_router
-    from hub.audit.routes import router as audit_router
-    from hub.connections.routes import router as connections_router
-    from hub.core.health import router as health_router
-    from hub.permissions.routes import router as permissions_router
-    from hub.registry.routes import router as registry_router
-    from hub.runs.edge import EDGE_PATH, resolve_credentials
-    from hub.runs.routes import CALL_PATH, call_tool
-    from hub.runs.routes import router as runs_router
-    from hub.web.payments import router as payments_router
-    from hub.web.routes import STATIC_DIR, STATIC_PATH
-    from hub.web.routes import router as web_router
-
     for r in (
         health_router,
         accounts_router,
-        registry_router,
+        catalog_router,
         connections_router,
         audit_router,
         runs_router,
+        approvals_router,
         permissions_router,
         web_router,
         payments_router,

@@ -14,13 +14,22 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from hub.accounts import service as accounts
+from hub.core import caches
 from hub.app import create_app
-from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import Settings
+from hub.runtime import Runtime, open_runtime
 
 pytest_plugins = ["tests.n8n_fixtures", "tests.live_hub"]
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """Every test starts with the process-wide caches empty (hub.core.caches)."""
+    caches.clear_all()
+    yield
+    caches.clear_all()
 
 
 def _pg_admin_url() -> tuple[str | None, str]:

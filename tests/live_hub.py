@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 
 from hub.app import create_app
-from hub.core.runtime import Runtime, open_runtime, refresh_invoker
 from hub.n8n.instance import register_instance
+from hub.runtime import Runtime, open_runtime
 from tests.conftest import TenantKit, create_tenant_kit, fresh_database_url, make_settings
 
 
@@ -115,7 +115,7 @@ def live_hub(backend, tmp_path_factory, pg_server, local_n8n, sandbox) -> Iterat
     with rt.db.session() as s:
         register_instance(s, rt.vault, local_n8n.url, api_key=local_n8n.api_key)
     deploy_all(rt)
-    refresh_invoker(rt)
+    rt.calls.refresh_hop()
     server = serve_in_thread(create_app(runtime=rt), port)
     hub = LiveHub(
         url=f"http://127.0.0.1:{port}", runtime=rt, sandbox=sandbox, n8n=local_n8n, server=server

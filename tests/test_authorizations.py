@@ -9,10 +9,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from hub.accounts import service as accounts
+from hub.core.calls import args_fingerprint
 from hub.db.base import utcnow
 from hub.permissions.models import Authorization
 from hub.runs.models import Run
-from hub.runs.scrub import args_fingerprint
 from tests.helpers import stripe_credentials
 
 
@@ -320,8 +320,10 @@ def test_bulk_email_needs_a_human_even_for_an_unrestricted_tool(client, tenant):
 
 def test_an_authorization_id_covers_only_its_own_call(hub_runtime, tenant):
     from hub.accounts.service import resolve_token
+    from hub.core.calls import CallRequest
     from hub.core.errors import HubError
-    from hub.permissions.service import GateRequest, ToolRef, gate
+    from hub.permissions.gate import ToolRef, gate
+    from hub.runs.facts import FACTS
 
     with hub_runtime.db.session() as s:
         caller, _ = resolve_token(s, tenant.agent)
@@ -342,17 +344,35 @@ def test_an_authorization_id_covers_only_its_own_call(hub_runtime, tenant):
         ref = ToolRef("charge_card", "soft_limit", [], provider=lambda: "stripe")
         for args in (charge(80001), {**charge(), "currency": "EUR"}):
             try:
-                gate(s, caller, ref, GateRequest("charge_card", args, authorization_id=auth.id))
+                gate(
+                    s,
+                    caller,
+                    ref,
+                    CallRequest("charge_card", args, authorization_id=auth.id),
+                    FACTS,
+                )
             except HubError as e:
                 assert e.kind == "forbidden"
             else:
                 raise AssertionError("a different call used the approval")
         assert (
-            gate(s, caller, ref, GateRequest("charge_card", charge(), authorization_id=auth.id))
+            gate(
+                s,
+                caller,
+                ref,
+                CallRequest("charge_card", charge(), authorization_id=auth.id),
+                FACTS,
+            )
             is None
         )
         try:
-            gate(s, caller, ref, GateRequest("charge_card", charge(), authorization_id=auth.id))
+            gate(
+                s,
+                caller,
+                ref,
+                CallRequest("charge_card", charge(), authorization_id=auth.id),
+                FACTS,
+            )
         except HubError as e:
             assert e.kind == "in_progress"  # used once already
         else:

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from hub.accounts import service as accounts
-from hub.web.models import ConsoleSession
+from hub.accounts.models import ConsoleSession
 from tests.helpers import canary, stripe_credentials, twilio_credentials
 
 pytestmark = pytest.mark.browser

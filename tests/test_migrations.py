@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from hub.db import migrate
-from hub.db.models import all_metadata
+from hub.schema import all_metadata
 from tests.conftest import fresh_database_url
 
 

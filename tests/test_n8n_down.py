@@ -22,13 +22,13 @@ def test_n8n_down_then_back(live_hub):
     t = hub.tenant("down")
     hub.connect(t, "twilio", twilio_credentials())
     hub.sandbox.clear()
-    real = hub.runtime.invoker
-    hub.runtime.invoker = WebhookInvoker(f"http://127.0.0.1:{closed_port()}", "unused")
+    real = hub.runtime.calls.hop
+    hub.runtime.calls.hop = WebhookInvoker(f"http://127.0.0.1:{closed_port()}", "unused")
     args = {"to": "+15551234567", "body": "n8n is down"}
     try:
         r = hub.call(t, "send_sms", args, idempotency_key="down-1")
     finally:
-        hub.runtime.invoker = real
+        hub.runtime.calls.hop = real
     assert r.status_code == 503, r.text
     err = r.json()["error"]
     assert err["kind"] == "n8n_unavailable" and "Nothing was sent" in err["message"]

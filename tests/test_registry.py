@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
@@ -21,7 +20,10 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+import hub.schema  # noqa: F401 - every table, for create_all
+from hub.accounts.auth import HttpAuthenticator
 from hub.accounts.service import create_tenant, create_token
+from hub.connections.catalog_routes import router
 from hub.core.errors import HubError
 from hub.core.settings import repo_path
 from hub.db.base import Base
@@ -31,7 +33,6 @@ from hub.registry.capabilities import build_capabilities
 from hub.registry.catalog import CatalogError, load_catalog
 from hub.registry.lint_cmd import lint, registry_lint
 from hub.registry.models import Integration, Tool, ToolProvider
-from hub.registry.routes import router
 from hub.registry.spec import (
     AUTH_TYPES,
     CATEGORIES,
@@ -42,22 +43,10 @@ from hub.registry.spec import (
     ProviderSpec,
     ToolSpec,
 )
+from hub.registry.sync import sync_catalog
 
 SEED = repo_path("registry_seed")
 
-
-def _register_tables() -> None:
-    """Import every model module the registry touches, so create_all makes their tables."""
-    for name in ("hub.accounts.models", "hub.audit.models", "hub.registry.models"):
-        importlib.import_module(name)
-    try:  # written by another domain; the registry reads it through its service
-        importlib.import_module("hub.connections.models")
-    except ModuleNotFoundError as e:
-        if e.name not in ("hub.connections", "hub.connections.models"):
-            raise
-
-
-_register_tables()
 
 EXPECTED_INTEGRATIONS = sorted(
     [
@@ -417,13 +406,13 @@ def test_capabilities_for_a_thousand_integrations(catalog: Catalog) -> None:
 
 def test_sync_is_idempotent(engine: Engine, catalog: Catalog) -> None:
     with Session(engine) as s:
-        first = service.sync_catalog(s, catalog)
+        first = sync_catalog(s, catalog)
         s.commit()
         assert len(first.integrations.inserted) == 35
         assert len(first.tools.inserted) == 22
         n_bindings = sum(len(t.providers) for t in catalog.tools)
         assert len(first.providers.inserted) == n_bindings
-        second = service.sync_catalog(s, catalog)
+        second = sync_catalog(s, catalog)
         s.commit()
         assert second.changes == 0
         assert second.integrations.unchanged == 35 and second.tools.unchanged == 22
@@ -434,7 +423,7 @@ def test_sync_is_idempotent(engine: Engine, catalog: Catalog) -> None:
 
 def test_changing_one_tool_updates_only_it(engine: Engine, catalog: Catalog) -> None:
     with Session(engine) as s:
-        service.sync_catalog(s, catalog)
+        sync_catalog(s, catalog)
         s.commit()
         before = {t.name: t.updated_at for t in s.scalars(select(Tool))}
         binding = s.scalar(select(ToolProvider).where(ToolProvider.workflow == "twilio/send_sms"))
@@ -448,7 +437,7 @@ def test_changing_one_tool_updates_only_it(engine: Engine, catalog: Catalog) -> 
             else t
             for t in catalog.tools
         ]
-        report = service.sync_catalog(s, catalog.model_copy(update={"tools": tools}))
+        report = sync_catalog(s, catalog.model_copy(update={"tools": tools}))
         s.commit()
         assert report.tools.updated == ["send_sms"]
         assert report.changes == 1
@@ -463,7 +452,7 @@ def test_removed_integration_and_tool_are_deprecated_not_deleted(
     engine: Engine, catalog: Catalog
 ) -> None:
     with Session(engine) as s:
-        service.sync_catalog(s, catalog)
+        sync_catalog(s, catalog)
         s.commit()
         integrations = [i for i in catalog.integrations if i.slug != "mapbox"]
         tools: list[ToolSpec] = []
@@ -478,7 +467,7 @@ def test_removed_integration_and_tool_are_deprecated_not_deleted(
             i.model_copy(update={"tools": []}) if i is slack else i for i in integrations
         ]
         smaller = catalog.model_copy(update={"integrations": integrations, "tools": tools})
-        report = service.sync_catalog(s, smaller)
+        report = sync_catalog(s, smaller)
         s.commit()
         assert report.integrations.deprecated == ["mapbox"]
         assert report.tools.deprecated == ["send_slack_message"]
@@ -491,7 +480,7 @@ def test_removed_integration_and_tool_are_deprecated_not_deleted(
         names = {a["name"] for d in caps["data"]["domains"] for a in d["actions"]}
         assert "send_slack_message" not in names
         # Back in the files: back to its catalog status.
-        again = service.sync_catalog(s, catalog)
+        again = sync_catalog(s, catalog)
         s.commit()
         assert again.integrations.updated == ["mapbox", "slack"]  # slack lists its tool again
         assert again.tools.updated == ["geocode_address", "send_slack_message"]
@@ -502,7 +491,7 @@ def test_removed_integration_and_tool_are_deprecated_not_deleted(
 
 def test_lookups_filters_and_errors(engine: Engine, catalog: Catalog) -> None:
     with Session(engine) as s:
-        service.sync_catalog(s, catalog)
+        sync_catalog(s, catalog)
         s.commit()
         payments = service.list_integrations(s, category="payments")
         assert {i.slug for i in payments} == {"stripe", "square"}
@@ -537,12 +526,11 @@ def test_lookups_filters_and_errors(engine: Engine, catalog: Catalog) -> None:
             ("sendgrid", True),
             ("mailgun", False),
         ]
-        assert service.tenant_connected(s, "ten_x") == set()
 
 
 def test_capabilities_from_the_database_follow_changes(engine: Engine, catalog: Catalog) -> None:
     with Session(engine) as s:
-        service.sync_catalog(s, catalog)
+        sync_catalog(s, catalog)
         s.commit()
         first = service.capabilities(s, {"stripe"}, domain="payments")
         actions = {a["name"]: a for a in first["data"]["domains"][0]["actions"]}
@@ -557,7 +545,7 @@ def test_capabilities_from_the_database_follow_changes(engine: Engine, catalog: 
             else t
             for t in catalog.tools
         ]
-        service.sync_catalog(s, catalog.model_copy(update={"tools": tools}))
+        sync_catalog(s, catalog.model_copy(update={"tools": tools}))
         s.commit()
         second = service.capabilities(s, set(), domain="payments")
         assert second["data"]["revision"] != first["data"]["revision"]
@@ -577,11 +565,12 @@ def client(tmp_path: Path, catalog: Catalog) -> Iterator[tuple[TestClient, str]]
     db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     Base.metadata.create_all(db.engine)
     with db.session() as s:
-        service.sync_catalog(s, catalog)
+        sync_catalog(s, catalog)
         tenant = create_tenant(s, "acme")
         _, raw = create_token(s, tenant.id, "agent")
     app = FastAPI()
     app.state.db = db
+    app.state.authenticator = HttpAuthenticator(db)
     app.include_router(router)
 
     @app.exception_handler(HubError)

@@ -57,7 +57,7 @@ def test_unconnected_and_undeployed_tools_are_refused(client, tenant):
 
 
 def test_in_flight_and_mismatched_idempotency_keys(client, hub_runtime, tenant):
-    from hub.runs.scrub import args_fingerprint
+    from hub.core.calls import args_fingerprint
 
     args = {"to": "+15551234567", "body": "hi"}
     client.post(
@@ -85,7 +85,7 @@ def test_in_flight_and_mismatched_idempotency_keys(client, hub_runtime, tenant):
 
 def test_tenant_default_provider_is_preferred(hub_runtime, tenant, client):
     from hub.registry import hot
-    from hub.runs.service import choose_provider
+    from hub.runs.spine import choose_provider
 
     for name, creds in (("stripe", stripe_credentials()), ("square", square_credentials())):
         r = client.post(

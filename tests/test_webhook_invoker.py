@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.n8n.invoke import WEBHOOK_AUTH_HEADER, NotSent, OutcomeUnknown, WebhookInvoker
+from hub.core.hop import NotSent, OutcomeUnknown
+from hub.n8n.invoke import WEBHOOK_AUTH_HEADER, WebhookInvoker
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -25,7 +25,6 @@ import pytest
 from sqlalchemy import select
 
 from hub.core.errors import HubError
-from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import repo_path
 from hub.n8n.client import N8nClient
 from hub.n8n.deploy import deploy_all, pull, rollback, status
@@ -43,6 +42,7 @@ from hub.n8n.workflows import (
     parse_path,
 )
 from hub.registry.models import ToolProvider
+from hub.runtime import Runtime, open_runtime
 from tests.conftest import make_settings
 from tests.n8n_fixtures import OWNER_EMAIL, OWNER_PASSWORD, free_port_pair
 

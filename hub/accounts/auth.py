@@ -1,82 +1,122 @@
-"""Bearer-token authentication for REST routes."""
+"""Authentication: the one function every edge calls (REST, console, MCP over HTTP, stdio).
+
+A bearer token or a console session cookie becomes a Caller, or a 401/403 HubError. Token use
+is audited here and only here, at most once a minute per token (as last_used_at is written),
+with the transport it came over. Console sessions are audited at sign-in (hub.web).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Request
+from sqlalchemy.orm import Session
 
-from hub.accounts.service import Caller, cached_caller, resolve_token
+from hub.accounts import sessions
+from hub.accounts.service import cached_caller, resolve_token
+from hub.audit.service import record
+from hub.core.callers import Caller, check_kind
 from hub.core.errors import HubError
+from hub.db.engine import Database
+
+Transport = Literal["rest", "console", "mcp-http", "mcp-stdio"]
+
+# MCP serves agents; a person's admin token belongs on the REST API.
+_MCP_HINT = " MCP serves agents: admin and ops tokens work with the REST API."
+
+MISSING_BEARER = (
+    "Send a bearer token: 'Authorization: Bearer hub_...'. "
+    "Create one with `hub tokens create --tenant T --kind agent`."
+)
 
 
-def bearer_from(request: Request) -> str | None:
-    """The raw bearer token of a request, if any."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
+@dataclass(frozen=True)
+class Credential:
+    """What a request presented: a bearer token or a console session cookie."""
+
+    kind: Literal["bearer", "session"]
+    value: str
 
 
-async def current_caller(request: Request) -> Caller:
-    """Authenticate the request's bearer token (or console session) -> Caller, else 401.
-
-    Async so a token-cache hit costs no thread hop; a miss reads the database in a worker
-    thread, in its own short transaction (a request that then awaits a webhook must not hold
-    a pooled connection for the whole call).
-    """
-    raw = bearer_from(request)
-    if raw is None:
-        session_caller = getattr(request.state, "session_caller", None)
-        if session_caller is not None:
-            return session_caller
-        raise HubError(
-            "unauthenticated",
-            "Send a bearer token: 'Authorization: Bearer hub_...'. "
-            "Create one with `hub tokens create --tenant T --kind agent`.",
-        )
-    cached = cached_caller(raw)
-    if cached is not None:
-        request.state.caller = cached
-        return cached
-    caller = await anyio.to_thread.run_sync(_resolve, request, raw)
-    request.state.caller = caller
-    return caller
-
-
-def _resolve(request: Request, raw: str) -> Caller:
-    with request.app.state.db.session() as s:
-        caller, touched = resolve_token(s, raw)
+def authenticate(
+    s: Session,
+    credential: Credential | None,
+    *,
+    transport: Transport,
+    path: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> Caller:
+    """The caller a credential stands for (kinds: admit only these token kinds)."""
+    if credential is None:
+        raise HubError("unauthenticated", MISSING_BEARER)
+    if credential.kind == "session":
+        caller = sessions.load(s, credential.value)
+        if caller is None:
+            raise HubError("unauthenticated", "The console session is missing or has ended.")
+    else:
+        caller, touched = resolve_token(s, credential.value)
         if touched:
-            # Token use is audited at most once a minute per token (as last_used_at is written).
-            from hub.audit.service import record
-
+            details: dict[str, str] = {"kind": caller.kind, "transport": transport}
+            if path:
+                details["path"] = path
             record(
                 s,
                 caller.tenant_id,
                 caller.actor,
                 "token.used",
                 target=caller.token_id,
-                details={"kind": caller.kind, "path": request.url.path},
+                details=details,
             )
+    if kinds is not None:
+        check_kind(caller, kinds, _MCP_HINT if transport.startswith("mcp") else "")
     return caller
 
 
-def require_kind(*kinds: str) -> Callable[..., Caller]:
-    """A dependency that admits only tokens of the given kinds (403 otherwise)."""
+async def authenticate_bearer(
+    db: Database,
+    raw: str | None,
+    *,
+    transport: Transport,
+    path: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> Caller:
+    """authenticate() for a bearer token from async code: a token resolved in the last
+    seconds costs no thread hop; otherwise the database is read in a worker thread, in its
+    own short transaction (a caller that then awaits a webhook holds no pooled connection)."""
+    if raw is None:
+        raise HubError("unauthenticated", MISSING_BEARER)
+    cached = cached_caller(raw)
+    if cached is not None:
+        if kinds is not None:
+            check_kind(cached, kinds, _MCP_HINT if transport.startswith("mcp") else "")
+        return cached
 
-    async def _dep(caller: Caller = Depends(current_caller)) -> Caller:
-        if caller.kind not in kinds:
-            raise HubError(
-                "forbidden",
-                f"This route needs a token of kind {' or '.join(kinds)}; yours is '{caller.kind}'.",
+    def _resolve() -> Caller:
+        with db.session() as s:
+            return authenticate(
+                s, Credential("bearer", raw), transport=transport, path=path, kinds=kinds
             )
-        return caller
 
-    return _dep
+    return await anyio.to_thread.run_sync(_resolve)
 
 
-admin_only = require_kind("admin")
-admin_or_ops = require_kind("admin", "ops")
+def bearer_of(authorization: str | None) -> str | None:
+    """The raw bearer token in an Authorization header value, if any."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class HttpAuthenticator:
+    """The REST authenticator the app factory installs (hub.core.callers)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, request: Request) -> Caller:
+        """Authenticate a REST request's bearer token."""
+        raw = bearer_of(request.headers.get("authorization"))
+        return await authenticate_bearer(self.db, raw, transport="rest", path=request.url.path)

@@ -10,10 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.accounts import service
-from hub.accounts.auth import admin_only, current_caller
 from hub.accounts.models import Tenant
-from hub.accounts.service import Caller
 from hub.audit.service import record
+from hub.core.callers import Caller, admin_only, current_caller
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api", tags=["accounts"])

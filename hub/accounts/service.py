@@ -8,15 +8,17 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.accounts.models import TOKEN_KINDS, USER_ROLES, ApiToken, Tenant, User
+from hub.core import caches
+from hub.core.callers import Caller
 from hub.core.errors import HubError, not_found
 from hub.db.base import utcnow
 
@@ -30,22 +32,7 @@ LAST_USED_GRANULARITY = timedelta(seconds=60)
 TOKEN_CACHE_S = 2.0
 _token_cache: dict[str, tuple[Caller, float]] = {}
 _token_cache_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the token's tenant, kind and identity."""
-
-    tenant_id: str
-    kind: str
-    token_id: str | None = None
-    user_id: str | None = None
-    name: str = ""
-
-    @property
-    def actor(self) -> str:
-        """A short label for audit rows: 'token:tok_..' or 'user:usr_..'."""
-        return f"user:{self.user_id}" if self.user_id else f"token:{self.token_id}"
+caches.register(_token_cache.clear)
 
 
 def hash_token(raw: str) -> str:
@@ -80,6 +67,24 @@ def get_tenant(s: Session, ref: str) -> Tenant:
 def list_tenants(s: Session) -> list[Tenant]:
     """Every tenant, oldest first."""
     return list(s.scalars(select(Tenant).order_by(Tenant.created_at)))
+
+
+# Read on the call path when a tool has several usable providers: a prebuilt statement.
+_TENANT_SETTINGS = select(Tenant.__table__.c.settings).where(
+    Tenant.__table__.c.id == bindparam("tenant_id")
+)
+
+
+def tenant_settings(s: Session, tenant_id: str) -> dict[str, Any]:
+    """A tenant's settings (policy knobs, default providers); {} for an unknown tenant."""
+    value = s.connection().scalar(_TENANT_SETTINGS, {"tenant_id": tenant_id})
+    return dict(value or {})
+
+
+def tenant_slug(s: Session, tenant_id: str) -> str:
+    """A tenant's slug ('' when it no longer exists)."""
+    t = s.get(Tenant, tenant_id)
+    return t.slug if t else ""
 
 
 def create_user(
@@ -143,6 +148,20 @@ def authenticate_user(s: Session, email: str, password: str) -> User | None:
 _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
 
 
+def find_user(s: Session, tenant_id: str, email: str) -> User | None:
+    """A tenant's user by email, if any."""
+    email = email.strip().lower()
+    return s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email))
+
+
+def emails_of(s: Session, tenant_id: str, user_ids: list[str]) -> dict[str, str]:
+    """user id -> email, for users of one tenant (to show people instead of ids)."""
+    if not user_ids:
+        return {}
+    q = select(User.id, User.email).where(User.tenant_id == tenant_id, User.id.in_(user_ids))
+    return {uid: email for uid, email in s.execute(q)}
+
+
 def create_token(
     s: Session,
     tenant_id: str,
@@ -190,6 +209,19 @@ def revoke_token(s: Session, token_id: str, tenant_id: str | None = None) -> Api
     with _token_cache_lock:
         _token_cache.pop(tok.token_hash, None)
     return tok
+
+
+def caller_for_token(s: Session, token_id: str) -> Caller:
+    """The caller a token id stands for now; refused when it was revoked or has expired."""
+    tok = s.get(ApiToken, token_id)
+    now = utcnow()
+    if tok is None or tok.revoked_at is not None or (tok.expires_at and tok.expires_at <= now):
+        raise HubError(
+            "forbidden",
+            "The agent token that queued this call was revoked or expired, so it is not "
+            "run on its behalf; nothing was sent.",
+        )
+    return Caller(tenant_id=tok.tenant_id, kind=tok.kind, token_id=tok.id, name=tok.name)
 
 
 def cached_caller(raw: str) -> Caller | None:

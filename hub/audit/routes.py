@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from hub.accounts.auth import admin_or_ops
-from hub.accounts.service import Caller
 from hub.audit import service
+from hub.core.callers import Caller, admin_or_ops
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])

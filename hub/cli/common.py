@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from hub.core.errors import HubError
-from hub.core.runtime import Runtime, open_runtime
 from hub.core.settings import Settings, get_settings
+from hub.runtime import Runtime, open_runtime
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)

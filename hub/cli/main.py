@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import anyio
 import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
@@ -9,6 +13,10 @@ from hub.cli.common import console, fail, runtime
 from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
 from hub.cli.workflows_cmd import workflows_app
+from hub.core.settings import get_settings
+from hub.db import migrate
+from hub.registry.lint_cmd import registry_lint as _lint
+from hub.runtime import Runtime
 
 app = typer.Typer(
     help="Integration hub for AI agents.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -32,18 +40,17 @@ def serve(
     port: int = typer.Option(None, help="Port (default HUB_PORT or 8000)."),
 ) -> None:
     """Run the hub's API and console (migrates and seeds the registry first)."""
+    # Imported here, like every command's heavy parts: `hub --help` stays fast.
     import uvicorn
 
     from hub.app import create_app
-    from hub.core.settings import get_settings
+    from hub.runtime import reconcile_on_start
 
     settings = get_settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
-    from hub.core.runtime import reconcile_on_start
-
     with runtime() as rt:
         reconcile_on_start(rt)
         app_ = create_app(runtime=rt)
@@ -57,10 +64,7 @@ def mcp(
     poll: float = typer.Option(2.0, help="Seconds between checks for tool-list changes."),
 ) -> None:
     """Serve MCP over stdio for desktop clients; the agent token comes from HUB_TOKEN."""
-    import os
-
-    import anyio
-
+    # Imported here: only this command needs the MCP server.
     from hub.mcp.stdio import serve_stdio
     from hub.permissions.policy import configure as configure_policy
 
@@ -68,12 +72,11 @@ def mcp(
     if not token:
         raise fail("set HUB_TOKEN to an agent token (`hub tokens create --kind agent`)", 2)
 
-    async def _serve(rt) -> None:  # type: ignore[no-untyped-def]
+    async def _serve(rt: Runtime) -> None:
         try:
             await serve_stdio(rt, token, poll_interval=poll)
         finally:
-            if rt.invoker is not None:
-                await rt.invoker.aclose()
+            await rt.calls.aclose()
 
     with runtime() as rt:
         configure_policy(rt.settings.registry_dir)
@@ -83,8 +86,6 @@ def mcp(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the schema to REVISION (default: head)."""
-    from hub.db import migrate
-
     with runtime(migrate=False, sync_registry=False) as rt:
         migrate.upgrade(rt.db.engine, revision)
         console.print(f"schema at {migrate.current_revision(rt.db.engine)}")
@@ -93,8 +94,6 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision and whether it is the newest."""
-    from hub.db import migrate
-
     with runtime(migrate=False, sync_registry=False) as rt:
         cur, head = migrate.current_revision(rt.db.engine), migrate.head_revision()
         console.print(f"current {cur}, head {head}: {'up to date' if cur == head else 'behind'}")
@@ -105,10 +104,6 @@ def registry_lint(
     path: str = typer.Argument(None, help="Catalog folder (default: shipped)."),
 ) -> None:
     """Check the catalog files; prints file, path and reason for each problem."""
-    from pathlib import Path
-
-    from hub.registry.lint_cmd import registry_lint as _lint
-
     _lint(Path(path) if path else None)
 
 

@@ -10,21 +10,27 @@ from contextlib import ExitStack
 
 import typer
 from rich.panel import Panel
+from sqlalchemy.orm import Session
 
-from hub.cli.common import console, err_console, fail
+from hub.accounts import service as accounts
+from hub.cli.common import console, err_console, fail, runtime
 from hub.core.errors import HubError
+from hub.core.settings import get_settings
+from hub.n8n.client import N8nClient, N8nError
+from hub.n8n.deploy import deploy_all
+from hub.n8n.install import InstallError, ensure_n8n, ensure_prism
+from hub.n8n.instance import get_instance, register_instance, secret_of
+from hub.n8n.local import LocalN8n, N8nStartError
+from hub.n8n.provision import provision_owner_and_key
+from hub.runtime import Runtime, reconcile_on_start
 
 
 def _step(label: str, started: float) -> None:
     console.print(f"[green]ok[/] {label} [dim]({time.monotonic() - started:.1f} s)[/]")
 
 
-def _n8n_api_key(rt, n8n_url: str) -> None:  # type: ignore[no-untyped-def]
+def _n8n_api_key(rt: Runtime, n8n_url: str) -> None:
     """Make sure the hub holds a working API key for the local n8n (provisioning it if not)."""
-    from hub.n8n.client import N8nClient, N8nError
-    from hub.n8n.instance import get_instance, register_instance, secret_of
-    from hub.n8n.provision import provision_owner_and_key
-
     with rt.db.session() as s:
         inst = get_instance(s)
         key = secret_of(s, rt.vault, inst.api_key_credential_id, "api_key") if inst else None
@@ -53,15 +59,10 @@ def _n8n_api_key(rt, n8n_url: str) -> None:  # type: ignore[no-untyped-def]
 DEMO_OWNER = "owner@demo.local"
 
 
-def demo_owner(s, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
+def demo_owner(s: Session, tenant_id: str) -> str:
     """(Re)set the demo tenant's console owner to a fresh random password; returns it."""
-    from sqlalchemy import select
-
-    from hub.accounts import service as accounts
-    from hub.accounts.models import User
-
     password = secrets.token_urlsafe(12)
-    user = s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == DEMO_OWNER))
+    user = accounts.find_user(s, tenant_id, DEMO_OWNER)
     if user is None:
         accounts.create_user(s, tenant_id, DEMO_OWNER, password, role="owner", name="Demo owner")
     else:
@@ -76,16 +77,10 @@ def up(
     demo: bool = typer.Option(True, help="Create the demo tenant wired to the sandbox."),
 ) -> None:
     """Install what is missing, start n8n, the sandbox and the hub; deploy; print how to connect."""
+    # Imported here: the server and the sandbox load only for this command.
     import uvicorn
 
-    from hub.accounts import service as accounts
     from hub.app import create_app
-    from hub.cli.common import runtime
-    from hub.core.runtime import reconcile_on_start, refresh_invoker
-    from hub.core.settings import get_settings
-    from hub.n8n.deploy import deploy_all
-    from hub.n8n.install import InstallError, ensure_n8n, ensure_prism
-    from hub.n8n.local import LocalN8n, N8nStartError
     from hub.sandbox.demo import ensure_demo_tenant
     from hub.sandbox.runner import Sandbox, SandboxError
 
@@ -126,7 +121,7 @@ def up(
                 results = deploy_all(rt)
         except HubError as exc:
             raise fail(exc.message, 2) from None
-        refresh_invoker(rt)
+        rt.calls.refresh_hop()
         _step(f"{len(results)} workflow version(s) deployed", t0)
 
         base = settings.base_url

@@ -12,6 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub.cli.common import console, fail, runtime
+from hub.core.settings import get_settings
+from hub.n8n.deploy import deploy_all
+from hub.n8n.deploy import pull as do_pull
+from hub.n8n.deploy import rollback as do_rollback
+from hub.n8n.deploy import status as binding_status
+from hub.n8n.lint import errors, lint_file, lint_folder
+from hub.n8n.workflows import candidate_files, default_folder
 
 workflows_app = typer.Typer(
     help="Versioned n8n workflows: lint, deploy, status and drift, pull, rollback.",
@@ -54,17 +61,12 @@ def lint(
     ] = None,
 ) -> None:
     """Check workflow files against the hub's contract; exit 1 on any error."""
-    from hub.core.settings import get_settings
-    from hub.n8n.lint import errors, lint_file, lint_folder
-    from hub.n8n.workflows import default_folder
 
     target = path or default_folder(get_settings())
     out = Console(highlight=False, soft_wrap=True)  # one problem per line, greppable
     if target.is_file():
         problems, count = lint_file(target), 1
     else:
-        from hub.n8n.workflows import candidate_files
-
         problems, count = lint_folder(target), len(candidate_files(target))
     _print_problems(out, problems)
     errs = errors(problems)
@@ -97,7 +99,6 @@ def deploy(
     ] = None,
 ) -> None:
     """Lint, then create or update and publish every workflow version in n8n."""
-    from hub.n8n.deploy import deploy_all
 
     with (
         runtime() as rt,
@@ -147,7 +148,6 @@ def status(
     ] = False,
 ) -> None:
     """Each binding's live version, deployed versions, files and drift."""
-    from hub.n8n.deploy import status as binding_status
 
     with runtime() as rt:
         rows = binding_status(rt)
@@ -214,8 +214,6 @@ def pull(
     ] = None,
 ) -> None:
     """Save n8n's current copy of a deployed version as the next version's file."""
-    from hub.n8n.deploy import pull as do_pull
-    from hub.n8n.lint import errors, lint_file
 
     version = _version(from_version) if from_version else None
     with runtime() as rt:
@@ -235,7 +233,6 @@ def rollback(
     to: Annotated[str, typer.Option("--to", help="Version to make live again (2 or v2).")],
 ) -> None:
     """Move the binding back to an earlier deployed (and still published) version."""
-    from hub.n8n.deploy import rollback as do_rollback
 
     version = _version(to)
     with runtime() as rt:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from hub.accounts.auth import admin_only, current_caller
-from hub.accounts.service import Caller
 from hub.connections import service
 from hub.connections.models import Connection
 from hub.connections.schemas import (
@@ -16,6 +14,7 @@ from hub.connections.schemas import (
     ConnectionUpdate,
     CredentialHint,
 )
+from hub.core.callers import Caller, admin_only, current_caller
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api/connections", tags=["connections"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
@@ -238,6 +238,36 @@ def credential_hints(s: Session, vault: Vault, conn: Connection) -> dict[str, st
     if not conn.credential_id:
         return {}
     return vault.hints(s, conn.tenant_id, conn.credential_id)
+
+
+# The call path reads every connection of the tenant once per call: a prebuilt statement.
+_conns = Connection.__table__
+_ROUTING = select(
+    _conns.c.id, _conns.c.integration_slug, _conns.c.status, _conns.c.last_error
+).where(_conns.c.tenant_id == bindparam("tenant_id"))
+_CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
+
+
+def routing_rows(s: Session, tenant_id: str) -> dict[str, Row[Any]]:
+    """integration slug -> (id, integration_slug, status, last_error) of a tenant's connections."""
+    rows = s.connection().execute(_ROUTING, {"tenant_id": tenant_id})
+    return {r.integration_slug: r for r in rows}
+
+
+def credential_id_of(s: Session, connection_id: str) -> str | None:
+    """The vault credential id of a connection (None when it has none or is gone)."""
+    value = s.connection().scalar(_CREDENTIAL_OF, {"connection_id": connection_id})
+    return str(value) if value else None
+
+
+def note_outcome_health(
+    s: Session, connection_id: str, status: str, *, error: str | None, kind: str | None
+) -> None:
+    """What a call's outcome says about its connection (no-op when it was removed meanwhile)."""
+    conn = s.get(Connection, connection_id)
+    if conn is not None:
+        set_health(s, conn, status, error=error, kind=kind)
+        s.flush()
 
 
 def set_health(

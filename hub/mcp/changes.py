@@ -6,13 +6,12 @@ registry revision and their usable connections; one cheap query pair) every few 
 and publishes ToolsListChanged when it moved. Polling the database rather than hooking the
 write path means a change made by any hub process (REST, console, another replica, a
 `hub mcp` stdio process) is seen by every process that has listeners. In-process changes
-(disconnect_integration) nudge it for an immediate check.
+(disconnect_integration) reach it through hub.core.signals for an immediate check.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,23 +19,17 @@ from typing import Any
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 
+from hub.core.signals import listen_toolset
 from hub.mcp.tools import ToolCatalog
+from hub.runtime import Runtime
 
 log = logging.getLogger("hub.mcp")
-
-_watchers: weakref.WeakSet[ToolsetWatcher] = weakref.WeakSet()
-
-
-async def nudge(tenant_id: str) -> None:
-    """Check one tenant's listing now in every watcher of this process."""
-    for w in list(_watchers):
-        await w.check(tenant_id)
 
 
 class ToolsetWatcher:
     """Per-tenant buses plus a poller that publishes changes to them."""
 
-    def __init__(self, rt: Any, catalog: ToolCatalog, interval: float = 2.0) -> None:
+    def __init__(self, rt: Runtime, catalog: ToolCatalog, interval: float = 2.0) -> None:
         self.rt = rt
         self.catalog = catalog
         self.interval = interval
@@ -45,7 +38,7 @@ class ToolsetWatcher:
         self._watching: dict[str, int] = {}
         self._prints: dict[str, tuple[Any, ...]] = {}
         self._check_lock = anyio.Lock()
-        _watchers.add(self)
+        listen_toolset(self)
 
     def bus(self, tenant_id: str) -> InMemorySubscriptionBus:
         """The tenant's event bus."""

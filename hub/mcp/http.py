@@ -1,8 +1,9 @@
 """Streamable HTTP at /mcp: stateless (no session affinity), bearer agent tokens only.
 
-The bearer token is checked before the SDK sees the request: a missing, unknown, revoked,
-expired or foreign token gets 401 and a valid token of another kind 403, both in the hub's
-JSON error shape. The caller rides the ASGI scope to the handlers (ctx.request.scope).
+The bearer token is checked before the SDK sees the request (hub.accounts.auth, as for every
+edge): a missing, unknown, revoked, expired or foreign token gets 401 and a valid token of
+another kind 403, both in the hub's JSON error shape. The caller rides the ASGI scope to the
+handlers (ctx.request.scope).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from hub.accounts.service import Caller, cached_caller, resolve_token
-from hub.audit.service import record
+from hub.accounts.auth import authenticate_bearer, bearer_of
+from hub.core.callers import Caller
 from hub.core.errors import HubError
+from hub.core.settings import Settings
 from hub.mcp.server import HubMcp
+from hub.runtime import Runtime
 
 log = logging.getLogger("hub.mcp")
 
@@ -30,7 +33,7 @@ SCOPE_KEY = "hub.caller"
 PATH = "/mcp"
 
 
-def security_settings(settings: Any) -> TransportSecuritySettings:
+def security_settings(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding protection: Host and Origin must name this hub (loopback or public URL)."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
     origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -54,7 +57,7 @@ def _refuse(err: HubError) -> JSONResponse:
 class McpEndpoint:
     """The ASGI app mounted at /mcp (authenticate, then hand over to the SDK)."""
 
-    def __init__(self, rt: Any, *, poll_interval: float = 2.0) -> None:
+    def __init__(self, rt: Runtime, *, poll_interval: float = 2.0) -> None:
         self.rt = rt
         self.hub = HubMcp(rt, self._caller_of, poll_interval=poll_interval)
         self.manager = StreamableHTTPSessionManager(
@@ -84,43 +87,17 @@ class McpEndpoint:
             raise HubError("unauthenticated", "No authenticated caller on this request.")
         return caller
 
-    def _authenticate(self, raw: str, path: str) -> Caller:
-        with self.rt.db.session() as s:
-            caller, touched = resolve_token(s, raw)
-            if caller.kind != "agent":
-                raise HubError(
-                    "forbidden",
-                    f"MCP serves agents: use an agent token (this one is '{caller.kind}'). "
-                    "Admin and ops tokens work with the REST API.",
-                )
-            if touched:
-                # Same cadence as REST: at most once a minute per token.
-                record(
-                    s,
-                    caller.tenant_id,
-                    caller.actor,
-                    "token.used",
-                    target=caller.token_id,
-                    details={"kind": caller.kind, "path": path, "transport": "mcp-http"},
-                )
-            return caller
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - lifespan is the app's
             return
-        raw = _bearer(scope)
         try:
-            if raw is None:
-                raise HubError(
-                    "unauthenticated",
-                    "Send an agent token: 'Authorization: Bearer hub_agent_...'. Create one "
-                    "with `hub tokens create --tenant T --kind agent`.",
-                )
-            # A token resolved in the last seconds skips the database (accounts' short cache;
-            # revocation in this process clears it at once).
-            caller = cached_caller(raw)
-            if caller is None or caller.kind != "agent":
-                caller = await anyio.to_thread.run_sync(self._authenticate, raw, scope["path"])
+            caller = await authenticate_bearer(
+                self.rt.db,
+                _bearer(scope),
+                transport="mcp-http",
+                path=scope["path"],
+                kinds=("agent",),
+            )
         except HubError as err:
             await _refuse(err)(scope, receive, send)
             return
@@ -131,8 +108,5 @@ class McpEndpoint:
 def _bearer(scope: Scope) -> str | None:
     for k, v in scope.get("headers", ()):
         if k == b"authorization":
-            scheme, _, value = v.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and value.strip():
-                return value.strip()
-            return None
+            return bearer_of(v.decode("latin-1"))
     return None

@@ -1,5 +1,6 @@
-"""Hub-native actions an agent can take: check a queued call, start, suggest or remove a
+"""Hub-native read actions an agent can take: check a queued call, start or suggest a
 connection. Agents never handle credentials: initiating a connection tells a human what to do.
+Removing a connection is gated like a tool, so it lives with the spine (hub.runs.native).
 """
 
 from __future__ import annotations
@@ -7,15 +8,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import anyio
+from sqlalchemy.orm import Session
 
-from hub.accounts.service import Caller
+from hub.approvals.service import present
 from hub.audit.service import record
 from hub.connections import service as connections
-from hub.core.errors import HubError
-from hub.permissions import service as permissions
+from hub.core.callers import Caller
+from hub.permissions import queue
 from hub.registry import service as registry
-from hub.runs.service import CallOutcome
 
 _STOP = frozenset(
     {"the", "and", "for", "with", "from", "that", "this", "into", "your", "our", "their"}
@@ -23,15 +23,15 @@ _STOP = frozenset(
 )
 
 
-def check_authorization(s: Any, caller: Caller, queue_id: str) -> dict[str, Any]:
+def check_authorization(s: Session, caller: Caller, queue_id: str) -> dict[str, Any]:
     """The state of one of this agent's queued calls (its result once it ran)."""
-    auth = permissions.get_authorization(s, caller, queue_id)
-    out = permissions.present(s, auth)
+    auth = queue.get_authorization(s, caller, queue_id)
+    out = present(s, auth)
     out.pop("agent_token_id", None)
     return out
 
 
-def initiate_integration(s: Any, caller: Caller, slug: str, base_url: str) -> dict[str, Any]:
+def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -> dict[str, Any]:
     """What a human must do to connect an integration (steps, fields, where)."""
     integ = registry.get_integration(s, slug)
     d = integ.definition or {}
@@ -96,7 +96,7 @@ def initiate_integration(s: Any, caller: Caller, slug: str, base_url: str) -> di
 
 
 def suggest_integration(
-    s: Any, caller: Caller, need: str, slug: str | None = None
+    s: Session, caller: Caller, need: str, slug: str | None = None
 ) -> dict[str, Any]:
     """Integrations that match a need, best first; the suggestion is audited for admins."""
     words = {w for w in re.findall(r"[a-z0-9]+", need.lower()) if len(w) > 2 and w not in _STOP}
@@ -152,75 +152,3 @@ def suggest_integration(
         if candidates
         else "No integration in this hub matches that need; the suggestion was recorded.",
     }
-
-
-async def disconnect_integration(
-    rt: Any,
-    caller: Caller,
-    args: dict[str, Any],
-    reasoning: str | None,
-    idempotency_key: str | None,
-    authorization_id: str | None = None,
-) -> CallOutcome:
-    """Remove a connection through the permission gate (history raises it to a human)."""
-    slug = str(args.get("integration", ""))
-
-    def _run() -> CallOutcome:
-        with rt.db.session() as s:
-            # The gate first: a retry with the key of an approved removal replays its outcome.
-            gated = permissions.gate(
-                s,
-                caller,
-                permissions.ToolRef(
-                    name="disconnect_integration",
-                    permission="soft_limit",
-                    secret_fields=[],
-                    provider=lambda: slug,
-                    spine=False,
-                ),
-                permissions.GateRequest(
-                    tool="disconnect_integration",
-                    args={"integration": slug},
-                    reasoning=reasoning,
-                    idempotency_key=idempotency_key,
-                    authorization_id=authorization_id,
-                ),
-            )
-            if gated is not None:
-                return gated
-            conn = connections.connection_for(s, caller.tenant_id, slug)
-            if conn is None:
-                raise HubError(
-                    "not_found",
-                    "This business has no connection to that integration; see "
-                    "hub_query(type='connections').",
-                )
-            conn_id = conn.id
-            connections.delete_connection(s, rt.vault, caller.tenant_id, caller.actor, conn_id)
-            return CallOutcome(
-                "succeeded",
-                None,
-                data={"integration": slug, "connection_id": conn_id, "disconnected": True},
-            )
-
-    outcome = await anyio.to_thread.run_sync(_run)
-    if outcome.status == "succeeded":
-        from hub.mcp.changes import nudge
-
-        await nudge(caller.tenant_id)
-    return outcome
-
-
-async def _disconnect_approved(
-    rt: Any,
-    caller: Caller,
-    args: dict[str, Any],
-    reasoning: str | None,
-    key: str,
-    authorization_id: str,
-) -> CallOutcome:
-    return await disconnect_integration(rt, caller, args, reasoning, key, authorization_id)
-
-
-# Hub-native actions the authorization queue can run once a human approves them.
-AUTHORIZED_EXECUTORS = {"disconnect_integration": _disconnect_approved}

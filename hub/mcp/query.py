@@ -9,24 +9,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.accounts.service import Caller
-from hub.audit.models import AuditEvent
+from hub.approvals.service import present
+from hub.audit import service as audit
+from hub.audit.service import AuditEvent
 from hub.connections import service as connections
+from hub.core.callers import Caller
+from hub.core.cursor import decode_cursor, encode_cursor
 from hub.core.errors import HubError, not_found
-from hub.permissions import service as permissions
+from hub.permissions import queue
 from hub.registry import service as registry
 from hub.registry.capabilities import DATA_TYPES
-from hub.runs.models import Run
-from hub.runs.service import get_run
+from hub.runs import service as runs
+from hub.runs.service import Run
+from vault import Vault
 
 SPEC = {d["type"]: d for d in DATA_TYPES}
 MAX_LIMIT = 100
 
 
-def hub_query(s: Session, vault: Any, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+def hub_query(
+    s: Session, vault: Vault | None, caller: Caller, args: dict[str, Any]
+) -> dict[str, Any]:
     """Answer one hub_query call (arguments already schema-validated)."""
     kind = args["type"]
     spec = SPEC[kind]
@@ -51,7 +56,7 @@ def hub_query(s: Session, vault: Any, caller: Caller, args: dict[str, Any]) -> d
     if search and "search" in spec["filters"]:
         filters.setdefault("search", search)
     limit = min(int(args.get("limit") or 20), MAX_LIMIT)
-    offset = permissions.decode_cursor(args.get("cursor"))
+    offset = decode_cursor(args.get("cursor"))
     reader = _READERS[kind]
     if args.get("id"):
         item = reader.one(s, vault, caller, str(args["id"]), set(include))
@@ -61,7 +66,7 @@ def hub_query(s: Session, vault: Any, caller: Caller, args: dict[str, Any]) -> d
         "type": kind,
         "data": items,
         "count": len(items),
-        "next_cursor": permissions.encode_cursor(offset + limit) if more else None,
+        "next_cursor": encode_cursor(offset + limit) if more else None,
     }
 
 
@@ -306,36 +311,30 @@ class _Runs:
                 "retry_after_s": r.retry_after_s,
             }
         if "events" in inc:
-            from hub.audit.service import query as audit_query
-
             out["events"] = [
                 {"at": _iso(e.created_at), "action": e.action, "success": e.success}
-                for e in reversed(audit_query(s, r.tenant_id, run_id=r.id, limit=50))
+                for e in reversed(audit.query(s, r.tenant_id, run_id=r.id, limit=50))
             ]
         return out
 
     def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
-        return self._out(s, get_run(s, caller.tenant_id, ident), inc)
+        return self._out(s, runs.get_run(s, caller.tenant_id, ident), inc)
 
     def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
-        q = select(Run).where(Run.tenant_id == caller.tenant_id)
-        if f.get("tool"):
-            q = q.where(Run.tool == f["tool"])
-        if f.get("integration"):
-            q = q.where(Run.provider == f["integration"])
-        if f.get("status"):
-            q = q.where(Run.status == f["status"])
-        if f.get("agent"):
-            q = q.where(Run.caller == f"token:{f['agent']}")
-        since, until = _when(f, "since"), _when(f, "until")
-        if since:
-            q = q.where(Run.created_at >= since)
-        if until:
-            q = q.where(Run.created_at < until)
-        if search:
-            q = q.where(func.lower(Run.tool).contains(search.lower(), autoescape=True))
-        q = q.order_by(Run.created_at.desc(), Run.id.desc()).offset(offset).limit(limit + 1)
-        page, more = _page(list(s.scalars(q)), limit)
+        rows = runs.list_runs(
+            s,
+            caller.tenant_id,
+            status=f.get("status"),
+            tool=f.get("tool"),
+            integration=f.get("integration"),
+            caller=f"token:{f['agent']}" if f.get("agent") else None,
+            since=_when(f, "since"),
+            until=_when(f, "until"),
+            search=search,
+            limit=limit + 1,
+            offset=offset,
+        )
+        page, more = _page(rows, limit)
         return [self._out(s, r, inc) for r in page], more
 
 
@@ -345,7 +344,7 @@ class _Runs:
 class _Authorizations:
     @staticmethod
     def _out(s: Session, a: Any, inc: set[str]) -> dict:
-        full = permissions.present(s, a)
+        full = present(s, a)
         keep = [
             "id",
             "queue_id",
@@ -373,11 +372,11 @@ class _Authorizations:
         return out
 
     def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
-        return self._out(s, permissions.get_authorization(s, caller, ident), inc)
+        return self._out(s, queue.get_authorization(s, caller, ident), inc)
 
     def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
         status = f.get("status") or "all"
-        rows, _ = permissions.list_authorizations(
+        rows, _ = queue.list_authorizations(
             s, caller, status=status, tool=f.get("tool") or search, limit=10**6
         )
         since, until = _when(f, "since"), _when(f, "until")
@@ -414,44 +413,24 @@ class _Audit:
         return out
 
     def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
-        e = s.get(AuditEvent, ident)
-        if e is None or e.tenant_id != caller.tenant_id:
-            raise not_found("audit event")
-        return self._out(e, inc)
+        return self._out(audit.get_event(s, caller.tenant_id, ident), inc)
 
     def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
-        q = select(AuditEvent).where(AuditEvent.tenant_id == caller.tenant_id)
-        action = f.get("action")
-        if action:
-            q = q.where(
-                AuditEvent.action.startswith(action)
-                if str(action).endswith(".")
-                else AuditEvent.action == action
-            )
-        for name, col in (
-            ("actor", AuditEvent.actor),
-            ("integration", AuditEvent.integration),
-            ("target", AuditEvent.target),
-        ):
-            if f.get(name):
-                q = q.where(col == f[name])
-        if f.get("success") is not None:
-            q = q.where(AuditEvent.success.is_(_flag(f, "success")))
-        since, until = _when(f, "since"), _when(f, "until")
-        if since:
-            q = q.where(AuditEvent.created_at >= since)
-        if until:
-            q = q.where(AuditEvent.created_at < until)
-        if search:
-            low = search.lower()
-            q = q.where(
-                or_(
-                    func.lower(AuditEvent.action).contains(low, autoescape=True),
-                    func.lower(AuditEvent.target).contains(low, autoescape=True),
-                )
-            )
-        q = q.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        page, more = _page(list(s.scalars(q.offset(offset).limit(limit + 1))), limit)
+        rows = audit.query(
+            s,
+            caller.tenant_id,
+            action=str(f["action"]) if f.get("action") else None,
+            actor=f.get("actor"),
+            integration=f.get("integration"),
+            target=f.get("target"),
+            success=_flag(f, "success") if f.get("success") is not None else None,
+            since=_when(f, "since"),
+            until=_when(f, "until"),
+            search=search,
+            limit=limit + 1,
+            offset=offset,
+        )
+        page, more = _page(rows, limit)
         return [self._out(e, inc) for e in page], more
 
 

@@ -15,13 +15,18 @@ import mcp_types as types
 from mcp.server.lowlevel.server import Server
 
 from hub import __version__
-from hub.accounts.service import Caller
+from hub.core.callers import Caller
+from hub.core.calls import CallRequest
 from hub.core.errors import HubError
 from hub.mcp import native, results
 from hub.mcp.changes import ToolsetWatcher
 from hub.mcp.query import hub_query
 from hub.mcp.tools import LAYER1, NATIVE, NATIVE_DOMAINS, ToolCatalog
+from hub.registry import service as registry
+from hub.runs.executor import execute
+from hub.runs.native import disconnect_integration
 from hub.runs.validation import validate_args
+from hub.runtime import Runtime
 
 log = logging.getLogger("hub.mcp")
 
@@ -40,7 +45,7 @@ _SCHEMAS = {t.name: t.input_schema for t in (*LAYER1, *NATIVE)}
 class HubMcp:
     """One MCP server for a runtime; `caller_of(ctx)` says who is calling (per transport)."""
 
-    def __init__(self, rt: Any, caller_of: CallerOf, *, poll_interval: float = 2.0) -> None:
+    def __init__(self, rt: Runtime, caller_of: CallerOf, *, poll_interval: float = 2.0) -> None:
         self.rt = rt
         self.caller_of = caller_of
         self.catalog = ToolCatalog()
@@ -138,12 +143,7 @@ class HubMcp:
             validate_args(action, _SCHEMAS[action], data)
             return await self.native(caller, action, data)
 
-        def _tool_domain(s: Any) -> str:
-            from hub.registry.service import get_tool
-
-            return get_tool(s, action).domain
-
-        actual = await self._db(_tool_domain)
+        actual = await self._db(lambda s: registry.get_tool(s, action).domain)
         if actual != domain:
             raise HubError(
                 "invalid_request",
@@ -158,14 +158,11 @@ class HubMcp:
 
     async def registry_call(self, caller: Caller, name: str, arguments: dict[str, Any]) -> Any:
         """A Layer-2 call: strip the hub's own arguments, then the spine (validate, gate, run)."""
-        from hub.runs.executor import execute
-        from hub.runs.service import CallRequest
-
         args = dict(arguments)
         reasoning = _text_arg(args.pop("reasoning", None), "reasoning")
         key = _text_arg(args.pop("idempotency_key", None), "idempotency_key")
         outcome = await execute(
-            self.rt,
+            self.rt.calls,
             caller,
             CallRequest(tool=name, args=args, reasoning=reasoning, idempotency_key=key),
         )
@@ -187,8 +184,8 @@ class HubMcp:
             )
             return results.ok(data, data["next_step"])
         if name == "disconnect_integration":
-            o = await native.disconnect_integration(
-                self.rt,
+            o = await disconnect_integration(
+                self.rt.calls,
                 caller,
                 {"integration": a["integration"]},
                 _text_arg(a.get("reasoning"), "reasoning"),
@@ -217,8 +214,6 @@ class HubMcp:
 
     def capabilities(self, s: Any, connected: set[str], domain: str | None) -> dict[str, Any]:
         """registry.capabilities for a tenant's connections, plus the hub-native domains."""
-        from hub.registry.service import capabilities
-
         natives = [
             {
                 "domain": d,
@@ -231,11 +226,11 @@ class HubMcp:
             if domain in (None, d)
         ]
         if domain in NATIVE_DOMAINS:
-            doc = capabilities(s, connected)
+            doc = registry.capabilities(s, connected)
             doc["data"]["domains"] = natives
             doc["data"]["integrations"] = []
             return doc
-        doc = capabilities(s, connected, domain)
+        doc = registry.capabilities(s, connected, domain)
         doc["data"]["domains"].extend(natives)
         return doc
 

@@ -16,10 +16,10 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.stdio import stdio_server
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from hub.accounts.service import Caller, resolve_token
-from hub.audit.service import record
-from hub.core.errors import HubError
+from hub.accounts.auth import Credential, authenticate
+from hub.core.callers import Caller
 from hub.mcp.server import HubMcp
+from hub.runtime import Runtime
 
 log = logging.getLogger("hub.mcp")
 
@@ -27,32 +27,18 @@ log = logging.getLogger("hub.mcp")
 class StdioCaller:
     """Resolves the process's token per request; remembers the session for notifications."""
 
-    def __init__(self, rt: Any, raw_token: str) -> None:
+    def __init__(self, rt: Runtime, raw_token: str) -> None:
         self.rt = rt
         self.raw = raw_token
         self.session: Any = None
         self.legacy = False
 
     def check(self) -> Caller:
-        """The caller the token stands for (agent tokens only), auditing use like REST."""
+        """The caller the token stands for (agent tokens only), audited like every edge."""
         with self.rt.db.session() as s:
-            caller, touched = resolve_token(s, self.raw)
-            if caller.kind != "agent":
-                raise HubError(
-                    "forbidden",
-                    f"hub mcp serves agents: HUB_TOKEN must be an agent token (this one is "
-                    f"'{caller.kind}').",
-                )
-            if touched:
-                record(
-                    s,
-                    caller.tenant_id,
-                    caller.actor,
-                    "token.used",
-                    target=caller.token_id,
-                    details={"kind": caller.kind, "transport": "mcp-stdio"},
-                )
-            return caller
+            return authenticate(
+                s, Credential("bearer", self.raw), transport="mcp-stdio", kinds=("agent",)
+            )
 
     async def __call__(self, ctx: Any) -> Caller:
         self.session = ctx.session
@@ -60,7 +46,7 @@ class StdioCaller:
         return await anyio.to_thread.run_sync(self.check)
 
 
-async def serve_stdio(rt: Any, raw_token: str, *, poll_interval: float = 2.0) -> None:
+async def serve_stdio(rt: Runtime, raw_token: str, *, poll_interval: float = 2.0) -> None:
     """Serve MCP on stdin/stdout until the client closes it."""
     who = StdioCaller(rt, raw_token)
     caller = await anyio.to_thread.run_sync(who.check)  # refuse a bad token before serving

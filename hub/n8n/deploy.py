@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from hub.core.errors import HubError
 from hub.db.base import utcnow
 from hub.n8n.client import N8nClient, N8nError
-from hub.n8n.instance import api_key, get_instance, register_instance, secret_of
+from hub.n8n.instance import HubParts, api_key, get_instance, register_instance, secret_of
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER
 from hub.n8n.lint import LintProblem, errors, lint_file
 from hub.n8n.models import WorkflowDeployment
@@ -46,7 +46,8 @@ from hub.n8n.workflows import (
     dumps,
     to_export,
 )
-from hub.registry.models import ToolProvider
+from hub.registry import service as registry
+from hub.registry.service import ToolProvider
 
 log = logging.getLogger("hub.n8n.deploy")
 
@@ -137,14 +138,14 @@ class RollbackResult:
     bindings: list[str]  # tool names whose binding moved
 
 
-def client_for(rt: Any) -> N8nClient:
+def client_for(rt: HubParts) -> N8nClient:
     """A client for the configured n8n's public API (HubError n8n_unavailable otherwise)."""
     with rt.db.session() as s:
         url, key = api_key(s, rt.vault, rt.settings)
     return N8nClient(url, key)
 
 
-def ensure_webhook_credential(rt: Any, client: N8nClient) -> str:
+def ensure_webhook_credential(rt: HubParts, client: N8nClient) -> str:
     """n8n's id of the header-auth credential, holding the vault's current secret.
 
     Updates the stored credential in place (so a rotated secret reaches n8n); creates it
@@ -191,7 +192,7 @@ def _deployments(s: Session, integration: str, tool: str) -> list[WorkflowDeploy
 
 
 def _bindings(s: Session, key: str) -> list[ToolProvider]:
-    return list(s.scalars(select(ToolProvider).where(ToolProvider.workflow == key)))
+    return registry.list_bindings(s, key)
 
 
 def remote_checksums(remote: dict[str, Any]) -> list[str]:
@@ -219,7 +220,7 @@ def _by_name(client: N8nClient, name: str) -> dict[str, Any] | None:
 
 
 def _deploy_one(
-    rt: Any,
+    rt: HubParts,
     client: N8nClient,
     f: WorkflowFile,
     cred_id: str,
@@ -296,7 +297,7 @@ def _deploy_one(
     return result
 
 
-def _promote(rt: Any, results: list[DeployResult]) -> None:
+def _promote(rt: HubParts, results: list[DeployResult]) -> None:
     by_key: dict[str, list[DeployResult]] = {}
     for r in results:
         by_key.setdefault(r.ref.key, []).append(r)
@@ -324,13 +325,13 @@ def _promote(rt: Any, results: list[DeployResult]) -> None:
                             "to": target,
                         },
                     )
-                    b.live_version = target
+                    registry.set_binding_version(s, b.tool_name, b.integration_slug, target)
         for r in results:
             r.live = any(b.live_version == r.version for b in _bindings(s, r.ref.key))
 
 
 def deploy_all(
-    rt: Any,
+    rt: HubParts,
     *,
     folder: Path | None = None,
     promote: bool = True,
@@ -416,7 +417,9 @@ def deploy_all(
     return results
 
 
-def status(rt: Any, *, folder: Path | None = None, check_n8n: bool = True) -> list[BindingStatus]:
+def status(
+    rt: HubParts, *, folder: Path | None = None, check_n8n: bool = True
+) -> list[BindingStatus]:
     """Every registry binding with its files, deployments and drift (n8n asked once per
     deployed version; when it cannot be reached, ``n8n_error`` says so)."""
     folder = Path(folder) if folder else default_folder(rt.settings)
@@ -425,9 +428,7 @@ def status(rt: Any, *, folder: Path | None = None, check_n8n: bool = True) -> li
     with rt.db.session() as s:
         bindings = [
             (b.tool_name, b.integration_slug, b.workflow, b.live_version)
-            for b in s.scalars(
-                select(ToolProvider).order_by(ToolProvider.tool_name, ToolProvider.integration_slug)
-            )
+            for b in registry.list_bindings(s)
         ]
         rows = [
             (d.integration, d.tool, d.version, d.n8n_id, d.checksum, d.active)
@@ -483,7 +484,7 @@ def status(rt: Any, *, folder: Path | None = None, check_n8n: bool = True) -> li
 
 
 def pull(
-    rt: Any,
+    rt: HubParts,
     integration: str,
     tool: str,
     from_version: int | None = None,
@@ -535,7 +536,7 @@ def pull(
     return target
 
 
-def rollback(rt: Any, integration: str, tool: str, to_version: int) -> RollbackResult:
+def rollback(rt: HubParts, integration: str, tool: str, to_version: int) -> RollbackResult:
     """Point the registry binding(s) of ``integration/tool`` at an earlier deployed and
     published version. Not audited per tenant (the audit log is per tenant; this is an
     operator action on the catalog): it is logged."""
@@ -562,11 +563,9 @@ def rollback(rt: Any, integration: str, tool: str, to_version: int) -> RollbackR
             f"{', missing' if remote is None else ', inactive'}); redeploy it first.",
         )
     with rt.db.session() as s:
-        bindings = _bindings(s, key)
-        previous = next((b.live_version for b in bindings), None)
-        for b in bindings:
-            b.live_version = to_version
-        names = [b.tool_name for b in bindings]
+        previous = next((b.live_version for b in _bindings(s, key)), None)
+        registry.set_live_version(s, key, to_version)
+        names = [b.tool_name for b in _bindings(s, key)]
     log.warning(
         "workflow rollback",
         extra={"workflow": key, "from": previous, "to": to_version, "tools": names},

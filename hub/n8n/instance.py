@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from hub.core.errors import HubError
+from hub.core.settings import Settings
+from hub.db.engine import Database
 from hub.n8n.invoke import WebhookInvoker
 from hub.n8n.models import SYSTEM_TENANT, N8nInstance
+from vault import Vault
+
+
+class HubParts(Protocol):
+    """What deploying and inspecting workflows needs of a running hub (a Runtime has it)."""
+
+    settings: Settings
+    db: Database
+    vault: Vault
 
 
 def get_instance(s: Session) -> N8nInstance | None:
@@ -19,7 +30,7 @@ def get_instance(s: Session) -> N8nInstance | None:
 
 def register_instance(
     s: Session,
-    vault: Any,
+    vault: Vault,
     base_url: str,
     api_key: str | None = None,
     owner: dict[str, str] | None = None,
@@ -61,14 +72,14 @@ def register_instance(
     return inst
 
 
-def secret_of(s: Session, vault: Any, credential_id: str | None, field: str) -> str | None:
+def secret_of(s: Session, vault: Vault, credential_id: str | None, field: str) -> str | None:
     """One field of a system credential (for the hub's own use only)."""
     if not credential_id:
         return None
     return vault.read(s, SYSTEM_TENANT, credential_id).get(field)
 
 
-def api_key(s: Session, vault: Any, settings: Any) -> tuple[str, str]:
+def api_key(s: Session, vault: Vault, settings: Settings) -> tuple[str, str]:
     """(base URL, API key) for n8n's public API: environment first, then the stored ones."""
     inst = get_instance(s)
     url = settings.n8n_url or (inst.base_url if inst else None)
@@ -84,7 +95,7 @@ def api_key(s: Session, vault: Any, settings: Any) -> tuple[str, str]:
     return url.rstrip("/"), key
 
 
-def make_invoker(s: Session, vault: Any, settings: Any) -> WebhookInvoker | None:
+def make_invoker(s: Session, vault: Vault, settings: Settings) -> WebhookInvoker | None:
     """A webhook invoker for the configured n8n, or None when none is set up yet."""
     inst = get_instance(s)
     url = settings.n8n_url or (inst.base_url if inst else None)

@@ -5,7 +5,7 @@ hub with) reading the answers. It replaces a general client because this hop run
 tool call and only ever POSTs JSON to one n8n: httpx spent about 0.8 ms of CPU per call on
 it and aiohttp 0.2 ms, most of the hub's own cost per call (bench/RESULTS.md).
 
-What a failure means matters more than speed: NotSent when the request provably never
+It implements the call path's Hop (hub.core.hop): NotSent when the request provably never
 reached n8n (a retry may run the call again), OutcomeUnknown once it may have (never resent).
 """
 
@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from hub.core.hop import NotSent, OutcomeUnknown
+
 WEBHOOK_AUTH_HEADER = "X-Hub-Webhook-Token"
 
 # Below Node's 5 s keep-alive timeout (n8n's HTTP server): the hub drops an idle connection
@@ -30,14 +32,6 @@ CONNECT_TIMEOUT_S = 2.0
 MAX_IDLE = 64
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 _SAFE_PATH = re.compile(r"[A-Za-z0-9/_.\-]+")
-
-
-class NotSent(Exception):
-    """The request never reached n8n (connection refused, DNS, no such webhook)."""
-
-
-class OutcomeUnknown(Exception):
-    """The request was sent but no usable answer came back (timeout, broken reply)."""
 
 
 class _Lost(Exception):

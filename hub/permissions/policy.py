@@ -16,7 +16,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.core import caches
 from hub.core.errors import HubError
+from hub.core.settings import repo_path
 from hub.registry.yamlfile import load_yaml
 
 LEVELS = ("unrestricted", "soft_limit", "requires_authorization")
@@ -358,6 +360,7 @@ def load_policy(path: Path) -> Policy:
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Policy]] = {}
+caches.register(_cache.clear)
 _configured: Path | None = None
 
 
@@ -371,8 +374,6 @@ def policy_path() -> Path:
     """The policy file in use."""
     if _configured is not None:
         return _configured
-    from hub.core.settings import repo_path
-
     return repo_path("registry_seed") / "policies.yaml"
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hub.core import caches
 from hub.registry.models import Tool, ToolProvider
+from hub.registry.views import registry_revision
 
 TTL_S = 1.0
 
@@ -53,6 +55,7 @@ class _Entry:
 # By database URL: the writer's engine and the request engine share one snapshot.
 _views: dict[Any, _Entry] = {}
 _lock = threading.Lock()
+caches.register(_views.clear)
 
 
 def _key(s: Session) -> Any:
@@ -83,8 +86,6 @@ def _build(s: Session, revision: str) -> dict[str, ToolView]:
 
 def tools(s: Session) -> dict[str, ToolView]:
     """Every tool by name, from a snapshot at most TTL_S old."""
-    from hub.registry.service import registry_revision
-
     key = _key(s)
     now = time.monotonic()
     entry = _views.get(key)
@@ -104,9 +105,3 @@ def peek(engine: Engine) -> dict[str, ToolView] | None:
     """The last snapshot for this engine without touching the database (may be TTL_S old)."""
     entry = _views.get(engine.url)
     return entry.tools if entry is not None else None
-
-
-def invalidate() -> None:
-    """Forget every snapshot (after this process changed the registry)."""
-    with _lock:
-        _views.clear()

@@ -10,13 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
-from hub.connections.models import Connection
+from hub.connections.service import get_connection
 from hub.core.errors import HubError
 from hub.core.handlers import parse_body
 from hub.registry.service import get_integration
 from hub.runs import grants
-
-EDGE_PATH = "/edge/credentials"
+from hub.runs.callpath import CallPath
+from vault import Vault
 
 
 class EdgeRequest(BaseModel):
@@ -30,15 +30,16 @@ class EdgeRequest(BaseModel):
 
 
 def resolve(
-    s: Session, vault: Any, body: EdgeRequest, ip: str | None
-) -> tuple[str, dict] | HubError:
+    s: Session, vault: Vault, body: EdgeRequest, ip: str | None
+) -> tuple[str, dict[str, Any]] | HubError:
     """Redeem the grant: (run id, answer), or the refusal (returned, so its audit row commits)."""
     try:
         g = grants.redeem(s, body.grant, run_id=body.run_id, ip=ip)
     except HubError as exc:
         return exc
-    conn = s.get(Connection, g.connection_id)
-    if conn is None or conn.tenant_id != g.tenant_id:
+    try:
+        conn = get_connection(s, g.tenant_id, g.connection_id)
+    except HubError:
         return HubError("not_found", "The grant's connection no longer exists.")
     if body.integration and body.integration != conn.integration_slug:
         record(
@@ -83,13 +84,13 @@ async def resolve_credentials(request: Request) -> JSONResponse:
     of FastAPI's (hub.app), like the call route, and parses its body itself.
     """
     body = await parse_body(request, EdgeRequest)
-    rt = request.app.state.runtime
+    path: CallPath = request.app.state.calls
     ip = request.client.host if request.client else None
     # A write on every call's path: it goes through the writer with the call's own writes.
-    got = await rt.db.writer.run(lambda s: resolve(s, rt.vault, body, ip))
+    got = await path.db.writer.run(lambda s: resolve(s, path.vault, body, ip))
     if isinstance(got, HubError):
         raise got
     run_id, answer = got
     # finish() scrubs the workflow's answer of these without reading the vault again.
-    rt.handouts.put(run_id, [v for v in answer["credentials"].values() if isinstance(v, str)])
+    path.handouts.put(run_id, [v for v in answer["credentials"].values() if isinstance(v, str)])
     return JSONResponse(answer)

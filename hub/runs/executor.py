@@ -1,4 +1,4 @@
-"""Running a tool call end to end from async code (REST and MCP share it)."""
+"""Running a tool call end to end from async code (REST, MCP and approvals share it)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,28 @@ from typing import Any
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from hub.accounts.service import Caller
+from hub.core.callers import Caller
+from hub.core.calls import CallOutcome, CallRequest
 from hub.core.errors import HubError
+from hub.core.hop import NotSent, OutcomeUnknown
 from hub.core.logs import run_id_var
-from hub.n8n.invoke import NotSent, OutcomeUnknown
-from hub.runs.edge import EDGE_PATH
-from hub.runs.service import CallOutcome, CallRequest, finish, precheck, prepare
+from hub.runs.callpath import CallPath
+from hub.runs.spine import finish, precheck, prepare
 
 log = logging.getLogger("hub.runs")
 
 
-async def execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
+async def execute(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
-    with rt.db.writer.calling():
-        return await _execute(rt, caller, req)
+    with path.db.writer.calling():
+        return await _execute(path, caller, req)
 
 
-async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
-    edge_url = f"{rt.settings.base_url}{EDGE_PATH}"
-
-    checked = precheck(rt.db.engine, req)
+async def _execute(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
+    edge_url = path.edge_url
+    checked = precheck(path.db.engine, req)
     try:
-        prepared = await rt.db.writer.run(lambda s: prepare(s, caller, req, edge_url, checked))
+        prepared = await path.db.writer.run(lambda s: prepare(s, caller, req, edge_url, checked))
     except IntegrityError:
         # Two replicas raced with one idempotency key: the other one holds it.
         raise HubError(
@@ -44,14 +44,10 @@ async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
     try:
         answer: dict[str, Any] | None = None
         failure: tuple[str, str] | None = None
-        invoker = rt.invoker
-        if invoker is None:
-            # `hub workflows deploy` may have registered n8n since this process started.
-            from hub.core.runtime import refresh_invoker
-
-            await anyio.to_thread.run_sync(refresh_invoker, rt)
-            invoker = rt.invoker
-        if invoker is None:
+        if path.hop is None:
+            await anyio.to_thread.run_sync(path.refresh_hop)
+        hop = path.hop
+        if hop is None:
             failure = (
                 "n8n_unavailable",
                 "No n8n is set up for this hub: run `hub up` for a local one, or set "
@@ -60,7 +56,7 @@ async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
             )
         else:
             try:
-                answer = await invoker.post(d.path, d.body)
+                answer = await hop.post(d.path, d.body)
             except NotSent as exc:
                 failure = (
                     "n8n_unavailable",
@@ -73,10 +69,10 @@ async def _execute(rt: Any, caller: Caller, req: CallRequest) -> CallOutcome:
                     f"{exc}. The vendor may or may not have acted; the call was not resent.",
                 )
 
-        handed_out = rt.handouts.pop(d.run_id)
-        outcome = await rt.db.writer.run(
+        handed_out = path.handouts.pop(d.run_id)
+        outcome = await path.db.writer.run(
             lambda s: finish(
-                s, d, answer, failure, vault=rt.vault, usage=rt.usage, edge_secrets=handed_out
+                s, d, answer, failure, vault=path.vault, usage=path.usage, edge_secrets=handed_out
             )
         )
         log.info(

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
@@ -101,7 +101,5 @@ def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant
 
 def purge_expired(s: Session, older_than: timedelta = timedelta(hours=1)) -> int:
     """Delete grants that expired more than `older_than` ago."""
-    from sqlalchemy import delete
-
     res = s.execute(delete(Grant).where(Grant.expires_at < utcnow() - older_than))
     return res.rowcount or 0

@@ -10,16 +10,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from hub.accounts.auth import current_caller, require_kind
-from hub.accounts.service import Caller
+from hub.core.callers import Caller, check_kind, current_caller
+from hub.core.calls import CallRequest
 from hub.core.errors import ERROR_STATUS
 from hub.core.handlers import parse_body
 from hub.db.deps import get_session
 from hub.runs import service
+from hub.runs.callpath import CallPath
 from hub.runs.executor import execute
 
 router = APIRouter(tags=["tools"])
-agent_or_admin = require_kind("agent", "admin")
 
 
 class ToolCall(BaseModel):
@@ -74,13 +74,13 @@ async def call_tool(request: Request) -> JSONResponse:
     """
     name = request.path_params["name"]
     caller = await current_caller(request)
-    await agent_or_admin(caller)
+    check_kind(caller, ("agent", "admin"))
     body = await parse_body(request, ToolCall)
-    rt = request.app.state.runtime
+    path: CallPath = request.app.state.calls
     outcome = await execute(
-        rt,
+        path,
         caller,
-        service.CallRequest(
+        CallRequest(
             tool=name,
             args=body.args,
             reasoning=body.reasoning,

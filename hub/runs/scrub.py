@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -33,9 +31,3 @@ def scrub_values(obj: Any, secrets_: list[str]) -> Any:
         return x
 
     return walk(obj)
-
-
-def args_fingerprint(tool: str, args: dict[str, Any]) -> str:
-    """SHA-256 of the tool and its canonical JSON arguments."""
-    canon = json.dumps({"tool": tool, "args": args}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canon.encode()).hexdigest()

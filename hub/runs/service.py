@@ -1,105 +1,37 @@
-"""The spine of a tool call: check, route, record, dispatch to n8n, record the outcome.
+"""Run records: reading them (REST, hub_query, the console), their outcomes, reconciliation.
 
-Database work happens in two short transactions (prepare, finish) around one webhook POST,
-so a run is durable before anything is sent and a crash leaves it to be reconciled. Both run
-as jobs of the database writer (hub.db.writer), so they must be safe to run again; the rows
-every call writes go in as Core statements, which cost a fraction of an ORM flush.
+Run is exposed here for the callers that type what they get back; only hub.runs imports
+the models module.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.accounts.models import Tenant
-from hub.accounts.service import Caller
-from hub.audit.service import append
-from hub.connections import service as connections
-from hub.connections.models import Connection
-from hub.connections.usage import UsageMeter
-from hub.core.errors import HubError
-from hub.db.base import new_id, utcnow
-from hub.registry import hot
-from hub.registry import service as registry
-from hub.runs import grants
-from hub.runs.models import Run
-from hub.runs.scrub import args_fingerprint, redact_fields, scrub_values
-from hub.runs.validation import validate_args
-
-log = logging.getLogger("hub.runs")
-
-# Failure kinds after which nothing reached the vendor: a retry with the same key may run again.
-NOTHING_SENT = ("n8n_unavailable", "rate_limited")
-WORKFLOW_ERROR_KINDS = (
-    "auth",
-    "rate_limited",
-    "vendor_unavailable",
-    "invalid_request",
-    "not_found",
-    "conflict",
-)
+from hub.core.calls import CallOutcome
+from hub.core.errors import not_found
+from hub.db.base import utcnow
+from hub.runs.models import RUN_STATUSES, Run
 
 
-@dataclass
-class CallRequest:
-    """A tool call as an agent makes it."""
+class _Outcome(Protocol):
+    """What outcome_of reads: a Run, or the fields finish() is about to write."""
 
-    tool: str
-    args: dict[str, Any]
-    reasoning: str | None = None
-    idempotency_key: str | None = None
-    # Set only by the authorization queue when it runs an approved call (see hub.permissions).
-    authorization_id: str | None = None
-
-
-@dataclass
-class CallOutcome:
-    """What the caller gets back."""
-
+    id: str
     status: str
-    run_id: str | None = None
-    data: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    replayed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: {status, run_id, data | error, replayed}."""
-        out: dict[str, Any] = {"status": self.status, "run_id": self.run_id}
-        if self.data is not None:
-            out["data"] = self.data
-        if self.error is not None:
-            out["error"] = self.error
-        if self.replayed:
-            out["replayed"] = True
-        out.update(self.extra)
-        return out
+    result: dict[str, Any] | None
+    error_kind: str | None
+    error_message: str | None
+    vendor_status: int | None
+    retry_after_s: int | None
 
 
-@dataclass
-class Dispatch:
-    """A prepared call: everything needed to POST the webhook and finish afterwards."""
-
-    run_id: str
-    tenant_id: str
-    path: str
-    body: dict[str, Any]
-    connection_id: str
-    connection_status: str
-    provider: str
-    tool: str
-    caller: Caller
-    started: float
-
-
-def outcome_of(run: Any, replayed: bool = False) -> CallOutcome:
-    """The outcome recorded on a run (a Run, or anything with its outcome attributes)."""
+def outcome_of(run: _Outcome, replayed: bool = False) -> CallOutcome:
+    """The outcome recorded on a run."""
     if run.status == "succeeded":
         return CallOutcome("succeeded", run.id, data=run.result or {}, replayed=replayed)
     err: dict[str, Any] = {"kind": run.error_kind or run.status, "message": run.error_message or ""}
@@ -110,350 +42,9 @@ def outcome_of(run: Any, replayed: bool = False) -> CallOutcome:
     return CallOutcome(run.status, run.id, error=err, replayed=replayed)
 
 
-@dataclass
-class _Finished:
-    """A run's outcome fields as finish() writes them."""
-
-    id: str
-    status: str
-    result: dict[str, Any] | None = None
-    error_kind: str | None = None
-    error_message: str | None = None
-    vendor_status: int | None = None
-    retry_after_s: int | None = None
-
-
-# The call path's statements, built once: constructing and keying a statement costs more
-# than SQLite takes to run it.
-_runs = Run.__table__
-_conns = Connection.__table__
-_ROUTING = select(
-    _conns.c.id, _conns.c.integration_slug, _conns.c.status, _conns.c.last_error
-).where(_conns.c.tenant_id == bindparam("tenant_id"))
-_TENANT_SETTINGS = select(Tenant.__table__.c.settings).where(
-    Tenant.__table__.c.id == bindparam("tenant_id")
-)
-_HELD = select(_runs.c.id, _runs.c.args_hash, _runs.c.status, _runs.c.error_kind).where(
-    _runs.c.tenant_id == bindparam("tenant_id"), _runs.c.idempotency_key == bindparam("key")
-)
-_RUN_INSERT = _runs.insert()
-# SET takes the columns named in each call's parameters.
-_RUN_UPDATE = _runs.update().where(_runs.c.id == bindparam("run_id_"))
-_CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
-
-
-def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Any]:
-    """The tenant's provider for a tool: its configured default, else the registry's.
-
-    Returns (binding, connection row with id, integration_slug, status, last_error).
-    """
-    bindings = tool.bindings
-    rows = s.connection().execute(_ROUTING, {"tenant_id": tenant_id})
-    conns = {c.integration_slug: c for c in rows}
-    usable = [
-        b
-        for b in bindings
-        if b.integration_slug in conns
-        and conns[b.integration_slug].status in connections.USABLE_STATUSES
-    ]
-    if not usable:
-        names = ", ".join(b.integration_slug for b in bindings) or "none"
-        broken = [conns[b.integration_slug] for b in bindings if b.integration_slug in conns]
-        if broken:
-            c = broken[0]
-            raise HubError(
-                "not_connected",
-                f"{tool.name} needs {c.integration_slug}, whose connection is in "
-                f"'{c.status}' ({c.last_error or 'no detail'}). An admin must update "
-                "its credentials.",
-                details={"integration": c.integration_slug},
-            )
-        raise HubError(
-            "not_connected",
-            f"{tool.name} has no connected provider for this tenant. Connect one of: {names}.",
-            details={"providers": [b.integration_slug for b in bindings]},
-        )
-    preferred = None
-    if len(usable) > 1:
-        settings = s.connection().scalar(_TENANT_SETTINGS, {"tenant_id": tenant_id})
-        preferred = ((settings or {}).get("default_providers") or {}).get(tool.name)
-    pick = (
-        next((b for b in usable if b.integration_slug == preferred), None)
-        or next((b for b in usable if b.is_default), None)
-        or usable[0]
-    )
-    return pick, conns[pick.integration_slug]
-
-
-def check_permission(s: Session, caller: Caller, tool: Any, req: CallRequest) -> CallOutcome | None:
-    """The permission gate (hub.permissions): None runs the call; an outcome answers it.
-
-    soft_limit without reasoning raises reasoning_required; requires_authorization (the
-    tool's level, or raised by a policy rule) queues the call and returns the
-    authorization_required outcome, so nothing is sent.
-    """
-    from hub.permissions.service import GateRequest, ToolRef, gate
-
-    def provider() -> str | None:
-        return choose_provider(s, caller.tenant_id, tool)[0].integration_slug
-
-    ref = ToolRef(
-        name=tool.name,
-        permission=tool.permission,
-        secret_fields=list((tool.definition or {}).get("secret_fields", [])),
-        provider=provider,
-    )
-    return gate(
-        s,
-        caller,
-        ref,
-        GateRequest(
-            tool=tool.name,
-            args=req.args,
-            reasoning=req.reasoning,
-            idempotency_key=req.idempotency_key,
-            authorization_id=req.authorization_id,
-        ),
-    )
-
-
-def precheck(engine: Any, req: CallRequest) -> hot.ToolView | None:
-    """Refuse bad arguments before queueing any database work (when the tool is known here).
-
-    Runs on the event loop against the in-memory registry snapshot and returns the view it
-    checked against; prepare() validates again only if its fresh snapshot holds another one.
-    """
-    views = hot.peek(engine)
-    tool = views.get(req.tool) if views is not None else None
-    if tool is not None:
-        secret_fields = (tool.definition or {}).get("secret_fields", [])
-        validate_args(tool.name, tool.input_schema, req.args, secret_fields)
-    return tool
-
-
-def prepare(
-    s: Session,
-    caller: Caller,
-    req: CallRequest,
-    edge_url: str,
-    checked: hot.ToolView | None = None,
-) -> Dispatch | CallOutcome:
-    """Validate, gate, dedupe and route a call; write the run and mint its grant.
-
-    `checked` is the tool view precheck() already validated the arguments against.
-    """
-    tool = hot.tools(s).get(req.tool) or registry.raise_unknown_tool(s, req.tool)
-    definition = tool.definition or {}
-    secret_fields = definition.get("secret_fields", [])
-    if tool is not checked:
-        validate_args(tool.name, tool.input_schema, req.args, secret_fields)
-    gated = check_permission(s, caller, tool, req)
-    if gated is not None:
-        return gated
-    fingerprint = args_fingerprint(tool.name, req.args)
-
-    retry_of: str | None = None
-    if req.idempotency_key:
-        held = (
-            s.connection()
-            .execute(_HELD, {"tenant_id": caller.tenant_id, "key": req.idempotency_key})
-            .first()
-        )
-        if held is not None:
-            if held.args_hash != fingerprint:
-                raise HubError(
-                    "idempotency_mismatch",
-                    f"Idempotency key '{req.idempotency_key}' was used for a different "
-                    f"call (run {held.id}); use a new key for new arguments.",
-                )
-            if held.status in ("pending", "sent"):
-                raise HubError(
-                    "in_progress",
-                    f"Run {held.id} with this idempotency key is still in progress; "
-                    "poll it or retry later. It will not be run twice.",
-                    details={"run_id": held.id},
-                )
-            retry_ok = (held.status == "failed" and held.error_kind in NOTHING_SENT) or (
-                held.status == "outcome_unknown" and definition.get("idempotent_vendor")
-            )
-            if not retry_ok:
-                return outcome_of(s.get(Run, held.id), replayed=True)
-            retry_of = held.id
-
-    binding, conn = choose_provider(s, caller.tenant_id, tool)
-    if binding.live_version is None:
-        raise HubError(
-            "not_connected",
-            f"The workflow {binding.workflow} for {tool.name} is not deployed to n8n; "
-            "an operator must run `hub workflows deploy`.",
-        )
-    now = utcnow()
-    routed = {
-        "provider": binding.integration_slug,
-        "connection_id": conn.id,
-        "workflow_version": binding.live_version,
-        "status": "sent",
-        "sent_at": now,
-        "error_kind": None,
-        "error_message": None,
-    }
-    db = s.connection()
-    if retry_of is None:
-        run_id = new_id("run")
-        db.execute(
-            _RUN_INSERT,
-            {
-                "id": run_id,
-                "tenant_id": caller.tenant_id,
-                "caller": caller.actor,
-                "tool": tool.name,
-                "args": redact_fields(req.args, secret_fields),
-                "args_hash": fingerprint,
-                "idempotency_key": req.idempotency_key,
-                "reasoning": req.reasoning,
-                "created_at": now,
-                **routed,
-            },
-        )
-    else:
-        run_id = retry_of
-        db.execute(_RUN_UPDATE, {"run_id_": run_id, **routed})
-    grant = grants.mint(s, caller.tenant_id, run_id, conn.id)
-    append(
-        s,
-        caller.tenant_id,
-        caller.actor,
-        "tool.called",
-        target=tool.name,
-        run_id=run_id,
-        integration=binding.integration_slug,
-        details={"reasoning": req.reasoning} if req.reasoning else {},
-    )
-    integration, tool_name = binding.workflow.split("/", 1)
-    return Dispatch(
-        run_id=run_id,
-        tenant_id=caller.tenant_id,
-        path=f"hub/{integration}/{tool_name}/v{binding.live_version}",
-        body={
-            "run_id": run_id,
-            "tenant_id": caller.tenant_id,
-            "tool": tool.name,
-            "args": req.args,
-            "grant": grant,
-            # Vendors that dedupe (Stripe, Square) get a key on every call: the caller's, or
-            # the run id, so a reconciliation resend cannot charge twice.
-            "idempotency_key": req.idempotency_key or run_id,
-            "edge_url": edge_url,
-        },
-        connection_id=conn.id,
-        connection_status=conn.status,
-        provider=binding.integration_slug,
-        tool=tool.name,
-        caller=caller,
-        started=time.perf_counter(),
-    )
-
-
-def finish(
-    s: Session,
-    d: Dispatch,
-    answer: dict[str, Any] | None,
-    failure: tuple[str, str] | None,
-    *,
-    vault: Any,
-    usage: UsageMeter,
-    edge_secrets: list[str] | None = None,
-) -> CallOutcome:
-    """Record the workflow's answer (or the failure to get one) on the run and connection.
-
-    `edge_secrets` are the values this process handed out for the run's grant; when the grant
-    was redeemed elsewhere (another replica) they are read from the vault for scrubbing.
-    Connection usage is counted in `usage` and written with this transaction once it is due.
-    """
-    now = utcnow()
-    db = s.connection()
-    # Close the grant: a redemption after the run is over is refused. Nothing to close means
-    # it was redeemed, so the workflow held the secret and the answer must be scrubbed of it.
-    # Handed out here means redeemed (and so closed) already: no statement needed.
-    redeemed = edge_secrets is not None or grants.close(s, d.body["grant"], now) == 0
-    secrets_ = edge_secrets or []
-    if redeemed and edge_secrets is None:
-        cred_id = db.scalar(_CREDENTIAL_OF, {"connection_id": d.connection_id})
-        secrets_ = list(vault.read(s, d.tenant_id, cred_id).values()) if cred_id else []
-
-    run = _Finished(d.run_id, "failed")
-    health: tuple[str, str | None, str | None] | None = None
-    if failure is not None:
-        kind, message = failure
-        run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
-        run.error_kind, run.error_message = kind, scrub_values(message, secrets_)
-    elif answer.get("ok") is True:
-        run.status = "succeeded"
-        data = answer.get("data")
-        run.result = scrub_values(data if isinstance(data, dict) else {"value": data}, secrets_)
-        if d.connection_status == "warning":
-            health = ("connected", None, None)
-    else:
-        err = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-        kind = err.get("kind") if err.get("kind") in WORKFLOW_ERROR_KINDS else "vendor_unavailable"
-        run.error_kind = kind
-        run.error_message = scrub_values(str(err.get("message") or "vendor error")[:2000], secrets_)
-        run.vendor_status = _int(err.get("vendor_status"))
-        run.retry_after_s = _int(err.get("retry_after_s"))
-        if kind == "auth":
-            health = ("error", run.error_message, kind)
-        elif kind in ("rate_limited", "vendor_unavailable"):
-            health = ("warning", run.error_message, kind)
-    duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
-    db.execute(
-        _RUN_UPDATE,
-        {
-            "run_id_": d.run_id,
-            "status": run.status,
-            "result": run.result,
-            "error_kind": run.error_kind,
-            "error_message": run.error_message,
-            "vendor_status": run.vendor_status,
-            "retry_after_s": run.retry_after_s,
-            "finished_at": now,
-            "duration_ms": duration_ms,
-        },
-    )
-    if health is not None:
-        conn = s.get(Connection, d.connection_id)
-        if conn is not None:
-            connections.set_health(s, conn, health[0], error=health[1], kind=health[2])
-            s.flush()
-    usage.note(d.connection_id, now, by_agent=d.caller.kind == "agent")
-    if usage.due():
-        usage.flush(s)
-    append(
-        s,
-        d.tenant_id,
-        d.caller.actor,
-        f"tool.{run.status}",
-        target=d.tool,
-        run_id=d.run_id,
-        integration=d.provider,
-        success=run.status == "succeeded",
-        error_message=run.error_message,
-        details={"ms": duration_ms, "error_kind": run.error_kind}
-        if run.error_kind
-        else {"ms": duration_ms},
-    )
-    return outcome_of(run)
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return int(v) if v is not None and v != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def stale_after(settings: Any) -> timedelta:
+def stale_after(run_timeout_s: float) -> timedelta:
     """How long a run may be in flight before it counts as interrupted (webhook timeout + 5 s)."""
-    return timedelta(seconds=settings.run_timeout_s + 5)
+    return timedelta(seconds=run_timeout_s + 5)
 
 
 def reconcile_interrupted(s: Session, older_than: timedelta = timedelta(seconds=0)) -> int:
@@ -475,14 +66,23 @@ def reconcile_interrupted(s: Session, older_than: timedelta = timedelta(seconds=
     return res.rowcount or 0
 
 
-def get_run(s: Session, tenant_id: str, run_id: str) -> Run:
-    """One run of this tenant."""
+def find_run(s: Session, tenant_id: str, run_id: str) -> Run | None:
+    """One run of this tenant, or None."""
     run = s.get(Run, run_id)
-    if run is None or run.tenant_id != tenant_id:
-        from hub.core.errors import not_found
+    return run if run is not None and run.tenant_id == tenant_id else None
 
+
+def get_run(s: Session, tenant_id: str, run_id: str) -> Run:
+    """One run of this tenant (the same 404 for any other)."""
+    run = find_run(s, tenant_id, run_id)
+    if run is None:
         raise not_found("run")
     return run
+
+
+def run_for_key(s: Session, tenant_id: str, key: str) -> Run | None:
+    """The run holding an idempotency key in this tenant, if any."""
+    return s.scalar(select(Run).where(Run.tenant_id == tenant_id, Run.idempotency_key == key))
 
 
 def list_runs(
@@ -491,12 +91,42 @@ def list_runs(
     *,
     status: str | None = None,
     tool: str | None = None,
+    integration: str | None = None,
+    caller: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[Run]:
-    """Recent runs of this tenant, newest first."""
+    """Runs of this tenant, newest first, filtered."""
     q = select(Run).where(Run.tenant_id == tenant_id)
     if status:
         q = q.where(Run.status == status)
     if tool:
         q = q.where(Run.tool == tool)
-    return list(s.scalars(q.order_by(Run.created_at.desc()).limit(limit)))
+    if integration:
+        q = q.where(Run.provider == integration)
+    if caller:
+        q = q.where(Run.caller == caller)
+    if since:
+        q = q.where(Run.created_at >= since)
+    if until:
+        q = q.where(Run.created_at < until)
+    if search:
+        q = q.where(func.lower(Run.tool).contains(search.lower(), autoescape=True))
+    q = q.order_by(Run.created_at.desc(), Run.id.desc()).offset(offset).limit(limit)
+    return list(s.scalars(q))
+
+
+__all__ = [
+    "RUN_STATUSES",
+    "Run",
+    "find_run",
+    "get_run",
+    "list_runs",
+    "outcome_of",
+    "reconcile_interrupted",
+    "run_for_key",
+    "stale_after",
+]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from hub.core import caches
 from hub.core.errors import HubError
 
 
@@ -20,6 +20,8 @@ def _validator(schema_json: str) -> Draft202012Validator:
 # Validators by schema object: the call path validates against the same few registry dicts,
 # and serialising one to find its cached validator costs more than validating.
 _by_object: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+caches.register(_by_object.clear)
+caches.register(_validator.cache_clear)
 
 
 def _validator_for(schema: dict[str, Any]) -> Draft202012Validator:
@@ -78,8 +80,3 @@ def validate_args(
         f"See the tool's input schema (hub_capabilities) for the expected shape.",
         details={"field": f"args.{first['field']}", "problems": problems},
     )
-
-
-def digest(schema: dict[str, Any]) -> str:
-    """SHA-256 of a schema's canonical text."""
-    return hashlib.sha256(schema_key(schema).encode()).hexdigest()

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+
+from hub.db.engine import Database
+from hub.permissions import queue
+from hub.runs import grants
+from hub.runs import service as runs
+from hub.runtime import Runtime
 
 log = logging.getLogger("hub.scheduler")
 LOCK_KEY = 0x4855_4253  # "HUBS": the scheduler's advisory lock id
@@ -20,9 +25,9 @@ LOCK_KEY = 0x4855_4253  # "HUBS": the scheduler's advisory lock id
 class Leadership:
     """Holds PostgreSQL's advisory lock on a dedicated connection (always leader on SQLite)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self._conn = None
+        self._conn: Connection | None = None
 
     def is_leader(self) -> bool:
         """True when this process may run the jobs (tries to take the lock if it has not)."""
@@ -47,31 +52,25 @@ class Leadership:
             self._conn = None
 
 
-def job_purge_grants(rt: Any) -> int:
+def job_purge_grants(rt: Runtime) -> int:
     """Delete grants that expired over an hour ago."""
-    from hub.runs.grants import purge_expired
-
     with rt.db.session() as s:
-        return purge_expired(s)
+        return grants.purge_expired(s)
 
 
-def job_reconcile_runs(rt: Any) -> int:
+def job_reconcile_runs(rt: Runtime) -> int:
     """Runs in flight for longer than the webhook timeout become outcome_unknown."""
-    from hub.runs.service import reconcile_interrupted, stale_after
-
     with rt.db.session() as s:
-        return reconcile_interrupted(s, stale_after(rt.settings))
+        return runs.reconcile_interrupted(s, runs.stale_after(rt.settings.run_timeout_s))
 
 
-def job_expire_authorizations(rt: Any) -> int:
+def job_expire_authorizations(rt: Runtime) -> int:
     """Pending authorizations past their expiry become expired (reads also check lazily)."""
-    from hub.permissions.service import expire_stale
-
     with rt.db.session() as s:
-        return expire_stale(s)
+        return queue.expire_stale(s)
 
 
-JOBS: list[tuple[str, Callable[[Any], int], int]] = [
+JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
@@ -81,7 +80,7 @@ JOBS: list[tuple[str, Callable[[Any], int], int]] = [
 class Jobs:
     """The running scheduler and the leadership its jobs check."""
 
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.leader = Leadership(rt.db)
         self.scheduler = BackgroundScheduler(
@@ -90,7 +89,7 @@ class Jobs:
         for name, fn, every in JOBS:
             self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=every, id=name)
 
-    def _guarded(self, name: str, fn: Callable[[Any], int]) -> Callable[[], None]:
+    def _guarded(self, name: str, fn: Callable[[Runtime], int]) -> Callable[[], None]:
         def run() -> None:
             try:
                 if not self.leader.is_leader():

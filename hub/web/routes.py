@@ -27,17 +27,19 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from hub.accounts import service as accounts
+from hub.accounts import sessions
+from hub.approvals.service import decide_and_run
+from hub.approvals.service import present as present_authorization
 from hub.audit import service as audit
 from hub.audit.service import record
 from hub.connections import service as connections
 from hub.connections.credentials import DIRECT_KINDS
 from hub.core.errors import HubError
-from hub.permissions import service as permissions
-from hub.permissions.execution import run_approved
+from hub.permissions import queue
 from hub.registry import service as registry
 from hub.registry.spec import CATEGORIES
 from hub.runs import service as runs
-from hub.runs.models import RUN_STATUSES
+from hub.runs.service import RUN_STATUSES
 from hub.web import csrf, present, session
 from hub.web.session import Console
 
@@ -156,13 +158,13 @@ def _db(request: Request) -> Any:
 def console(request: Request) -> Console:
     """The signed-in user, or a redirect to /login (a dependency of every page)."""
     with _db(request).session() as s:
-        c = session.load(s, session.raw_cookie(request))
+        c = session.load(s, request)
     if c is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         # After signing in, a refused POST returns to its page (never re-sent).
         back = "/" + request.url.path.strip("/").split("/")[0]
         raise LoginRequired(target if request.method == "GET" else back)
-    request.state.session_caller = c.caller
+    request.state.caller = c.caller
     request.state.console = c
     return c
 
@@ -189,10 +191,10 @@ def render(
     ctx: dict[str, Any] = {"me": c, "pending_count": 0, "active": "", "flash": None}
     if c is not None:
         if s is not None:
-            ctx["pending_count"] = permissions.pending_for_tenant(s, c.tenant_id)
+            ctx["pending_count"] = queue.pending_for_tenant(s, c.tenant_id)
         else:
             with _db(request).session() as s2:
-                ctx["pending_count"] = permissions.pending_for_tenant(s2, c.tenant_id)
+                ctx["pending_count"] = queue.pending_for_tenant(s2, c.tenant_id)
     ctx.update(context)
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
@@ -297,7 +299,7 @@ def home() -> Response:
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
     with _db(request).session() as s:
-        if session.load(s, session.raw_cookie(request)) is not None:
+        if session.load(s, request) is not None:
             return RedirectResponse(safe_next(next), status_code=303)
     return _login_page(request, safe_next(next))
 
@@ -332,7 +334,7 @@ async def login(request: Request) -> Response:
             user = accounts.authenticate_user(s, email, password) if email and password else None
             if user is None:
                 return None
-            raw = session.start(s, user)
+            raw = sessions.start(s, user)
             record(
                 s,
                 user.tenant_id,
@@ -359,14 +361,14 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     with _db(request).session() as s:
-        c = session.load(s, session.raw_cookie(request))
+        c = session.load(s, request)
     if c is not None:
         form = await checked_form(request, c)
         _ = form
 
         def _end() -> None:
             with _db(request).session() as s:
-                session.end(s, c.session_id)
+                sessions.end(s, c.session_id)
                 record(s, c.tenant_id, c.caller.actor, "console.logout", target=c.user_id)
 
         await anyio.to_thread.run_sync(_end)
@@ -408,7 +410,7 @@ class _Lookups:
 
 
 def _auth_view(s: Any, auth: Any, look: _Lookups, names: dict[str, str]) -> dict[str, Any]:
-    p = permissions.present(s, auth)
+    p = present_authorization(s, auth)
     title, secret_fields = look.tool(auth.tool)
     provider = look.integration(auth.provider)
     args = present.redact(auth.args, secret_fields)
@@ -454,8 +456,8 @@ def _authorizations_page(
     status: int = 200,
 ) -> Response:
     with _db(request).session() as s:
-        pending, _ = permissions.list_authorizations(s, c.caller, status="pending", limit=100)
-        recent, _ = permissions.list_authorizations(s, c.caller, status="all", limit=80)
+        pending, _ = queue.list_authorizations(s, c.caller, status="pending", limit=100)
+        recent, _ = queue.list_authorizations(s, c.caller, status="all", limit=80)
         history = [a for a in recent if a.status != "pending"][:50]
         look = _Lookups(s)
         actors = {a.decided_by for a in history if a.decided_by}
@@ -464,7 +466,7 @@ def _authorizations_page(
         banner = None
         if decided:
             try:
-                one = permissions.get_authorization(s, c.caller, decided)
+                one = queue.get_authorization(s, c.caller, decided)
                 banner = _auth_view(s, one, look, names)
             except HubError:
                 banner = None
@@ -507,14 +509,8 @@ async def decide(auth_id: str, request: Request, c: Console = Depends(console)) 
         raise PageError(400, "Bad request", "Choose Allow Once, Allow Always or Deny.")
     decision, upgrade = choice
     note = str(form.get("note") or "").strip()[:NOTE_MAX] or None
-    rt = request.app.state.runtime
-
-    def _decide() -> str:
-        with rt.db.session() as s:
-            return permissions.decide(s, c.caller, auth_id, decision, note, upgrade).status
-
     try:
-        status = await anyio.to_thread.run_sync(_decide)
+        await decide_and_run(request.app.state.calls, c.caller, auth_id, decision, note, upgrade)
     except HubError as exc:
         if exc.status == 404:
             raise
@@ -522,8 +518,6 @@ async def decide(auth_id: str, request: Request, c: Console = Depends(console)) 
         return await anyio.to_thread.run_sync(
             lambda: _authorizations_page(request, c, error=message, status=code)
         )
-    if status == "authorized":
-        await run_approved(rt, auth_id, c.caller.actor)
     return RedirectResponse(f"/authorizations?decided={quote(auth_id)}", status_code=303)
 
 

@@ -1,44 +1,29 @@
-"""Console sessions: a random cookie bound to one user, stored hashed, expiring.
+"""The console's side of a session: its cookie, and the signed-in person a page sees.
 
-The cookie holds 256 random bits; the database keeps only their SHA-256 (so a copy of the
-table signs nobody in), the user, the tenant, a per-session CSRF secret and three times.
-Each request re-reads the user, so deactivating a user or changing a role takes effect at
-once. Sessions end at sign-out, after IDLE without a request, and at most LIFETIME after
-sign-in.
+Sessions themselves (random id, stored hashed, expiring) are accounts' (hub.accounts
+.sessions); signing a request in goes through the one authentication function every edge
+uses (hub.accounts.auth). This module holds only what is about browsers: cookie names and
+flags, and the Console view of a session caller that pages and templates read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.accounts.models import Tenant, User
-from hub.accounts.service import Caller
-from hub.db.base import utcnow
+from hub.accounts import service as accounts
+from hub.accounts.auth import Credential, authenticate
+from hub.accounts.sessions import LIFETIME
+from hub.core.callers import Caller, ConsoleIdentity
+from hub.core.errors import HubError
 from hub.web import csrf
-from hub.web.models import ConsoleSession
 
-LIFETIME = timedelta(hours=12)
-IDLE = timedelta(hours=2)
-TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often
 LOGIN_COOKIE_TTL = 3600
-
-# owner/admin act as admin tokens do; ops and member read.
-ROLE_KINDS = {"owner": "admin", "admin": "admin", "ops": "ops", "member": "member"}
 DECIDERS = ("owner", "admin")
 AUDIT_READERS = ("owner", "admin", "ops")
-
-
-def _hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def is_secure(request: Request) -> bool:
@@ -60,26 +45,45 @@ def login_cookie_name(request: Request) -> str:
 
 @dataclass(frozen=True)
 class Console:
-    """The signed-in user of one request."""
+    """The signed-in user of one request, as pages and templates see them."""
 
-    session_id: str
-    csrf_secret: str
-    user_id: str
-    email: str
-    name: str
-    role: str
-    tenant_id: str
-    tenant_name: str
+    caller: Caller
+    identity: ConsoleIdentity
 
     @property
-    def caller(self) -> Caller:
-        """The caller service functions see (actor 'user:usr_...')."""
-        return Caller(
-            tenant_id=self.tenant_id,
-            kind=ROLE_KINDS.get(self.role, "member"),
-            user_id=self.user_id,
-            name=self.email,
-        )
+    def tenant_id(self) -> str:
+        """The user's tenant."""
+        return self.caller.tenant_id
+
+    @property
+    def user_id(self) -> str:
+        """The user's id."""
+        return self.caller.user_id or ""
+
+    @property
+    def session_id(self) -> str:
+        """The session's stored id (the hash of the cookie)."""
+        return self.identity.session_id
+
+    @property
+    def csrf_secret(self) -> str:
+        """Keys this session's form tokens."""
+        return self.identity.csrf_secret
+
+    @property
+    def email(self) -> str:
+        """The user's email."""
+        return self.identity.email
+
+    @property
+    def role(self) -> str:
+        """owner, admin, ops or member."""
+        return self.identity.role
+
+    @property
+    def tenant_name(self) -> str:
+        """The tenant's display name."""
+        return self.identity.tenant_name
 
     @property
     def can_decide(self) -> bool:
@@ -101,64 +105,19 @@ class Console:
         return csrf.form_token(self.csrf_secret)
 
 
-def start(s: Session, user: User) -> str:
-    """Open a session for a user who just proved their password; returns the cookie value."""
-    now = utcnow()
-    # Housekeeping: this user's ended sessions go now (others at their own next sign-in).
-    s.execute(
-        delete(ConsoleSession).where(
-            ConsoleSession.user_id == user.id, ConsoleSession.expires_at <= now
+def load(s: Session, request: Request) -> Console | None:
+    """The signed-in user of a request, or None (no cookie, or the session ended)."""
+    raw = raw_cookie(request)
+    if not raw:
+        return None
+    try:
+        caller = authenticate(
+            s, Credential("session", raw), transport="console", path=request.url.path
         )
-    )
-    raw = secrets.token_urlsafe(32)
-    s.add(
-        ConsoleSession(
-            id=_hash(raw),
-            user_id=user.id,
-            tenant_id=user.tenant_id,
-            csrf_secret=csrf.new_secret(),
-            created_at=now,
-            expires_at=now + LIFETIME,
-            last_seen_at=now,
-        )
-    )
-    s.flush()
-    return raw
-
-
-def load(s: Session, raw: str | None) -> Console | None:
-    """The live session a cookie value stands for, or None (unknown, ended or user gone)."""
-    if not raw or len(raw) > 100:
+    except HubError:
         return None
-    row = s.get(ConsoleSession, _hash(raw))
-    if row is None:
-        return None
-    now = utcnow()
-    if row.expires_at <= now or now - row.last_seen_at > IDLE:
-        s.delete(row)
-        return None
-    user = s.get(User, row.user_id)
-    if user is None or not user.is_active or user.tenant_id != row.tenant_id:
-        s.delete(row)
-        return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    tenant = s.get(Tenant, row.tenant_id)
-    return Console(
-        session_id=row.id,
-        csrf_secret=row.csrf_secret,
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        tenant_id=row.tenant_id,
-        tenant_name=tenant.name if tenant else "",
-    )
-
-
-def end(s: Session, session_id: str) -> None:
-    """Sign out: the session row goes, so the cookie is worthless even if kept."""
-    s.execute(delete(ConsoleSession).where(ConsoleSession.id == session_id))
+    assert caller.console is not None  # a session credential always yields one
+    return Console(caller, caller.console)
 
 
 def set_cookie(request: Request, response: Response, raw: str) -> None:
@@ -186,10 +145,7 @@ def raw_cookie(request: Request) -> str | None:
     return request.cookies.get(cookie_name(request))
 
 
-def names_of_actors(s: Session, tenant_id: str, actors: set[str]) -> dict[str, Any]:
+def names_of_actors(s: Session, tenant_id: str, actors: set[str]) -> dict[str, str]:
     """Readable names for audit actors ('user:usr_..' -> email) of one tenant."""
     ids = [a.removeprefix("user:") for a in actors if a.startswith("user:")]
-    if not ids:
-        return {}
-    q = select(User.id, User.email).where(User.tenant_id == tenant_id, User.id.in_(ids))
-    return {f"user:{uid}": email for uid, email in s.execute(q)}
+    return {f"user:{uid}": email for uid, email in accounts.emails_of(s, tenant_id, ids).items()}

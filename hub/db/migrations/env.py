@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from hub.db.models import all_metadata
+from hub.schema import all_metadata
 
 config = context.config
 target_metadata = all_metadata()

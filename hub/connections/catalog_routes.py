@@ -1,16 +1,19 @@
-"""HTTP routes of the registry: integrations, tools and capabilities (read-only)."""
+"""REST: the catalog as one tenant sees it (integrations, tools, capabilities).
+
+The registry (hub.registry) is global; what a tenant sees of it adds whether each
+integration is connected here and which tools it can use, so these routes are served by the
+domain that knows the tenant's connections.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.accounts.auth import current_caller
-from hub.accounts.service import Caller
+from hub.connections.service import connected_integrations
+from hub.core.callers import Caller, current_caller
 from hub.db.deps import get_session
-from hub.registry import service
-from hub.registry.models import Integration, ToolProvider
+from hub.registry import service as registry
 from hub.registry.schemas import (
     CapabilitiesResponse,
     IntegrationDetail,
@@ -28,24 +31,13 @@ from hub.registry.schemas import (
 router = APIRouter(tags=["registry"])
 
 
-def _bindings(s: Session) -> list[ToolProvider]:
-    q = select(ToolProvider).order_by(ToolProvider.is_default.desc(), ToolProvider.integration_slug)
-    return list(s.scalars(q))
-
-
-def _tools_by_integration(s: Session) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for p in _bindings(s):
-        out.setdefault(p.integration_slug, []).append(p.tool_name)
-    return {k: sorted(v) for k, v in out.items()}
-
-
 def _providers_by_tool(s: Session, connected: set[str]) -> dict[str, list[ProviderOut]]:
-    statuses = {
-        slug: status for slug, status in s.execute(select(Integration.slug, Integration.status))
-    }
+    statuses = registry.integration_statuses(s)
     out: dict[str, list[ProviderOut]] = {}
-    for p in _bindings(s):
+    bindings = sorted(
+        registry.list_bindings(s), key=lambda b: (not b.is_default, b.integration_slug)
+    )
+    for p in bindings:
         out.setdefault(p.tool_name, []).append(provider_out(p, statuses, connected))
     return out
 
@@ -59,9 +51,9 @@ def list_integrations(
     s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationList:
     """Integrations in the catalog, with this tenant's connection state."""
-    rows = service.list_integrations(s, category=category, status=status, search=search)
-    connected = service.tenant_connected(s, caller.tenant_id)
-    tools = _tools_by_integration(s)
+    rows = registry.list_integrations(s, category=category, status=status, search=search)
+    connected = connected_integrations(s, caller.tenant_id)
+    tools = registry.tools_by_integration(s)
     items = [integration_summary(r, connected, tools.get(r.slug, [])) for r in rows]
     return IntegrationList(integrations=items, count=len(items))
 
@@ -73,9 +65,9 @@ def get_integration(
     s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationDetail:
     """One integration: credential fields, OAuth, webhooks, setup instructions."""
-    row = service.get_integration(s, slug)
-    connected = service.tenant_connected(s, caller.tenant_id)
-    return integration_detail(row, connected, _tools_by_integration(s).get(slug, []))
+    row = registry.get_integration(s, slug)
+    connected = connected_integrations(s, caller.tenant_id)
+    return integration_detail(row, connected, registry.tools_by_integration(s).get(slug, []))
 
 
 @router.get("/api/tools", response_model=ToolList)
@@ -85,8 +77,8 @@ def list_tools(
     s: Session = Depends(get_session, scope="function"),
 ) -> ToolList:
     """Active tools with their providers and whether this tenant can use them."""
-    rows = service.list_tools(s, domain=domain)
-    providers = _providers_by_tool(s, service.tenant_connected(s, caller.tenant_id))
+    rows = registry.list_tools(s, domain=domain)
+    providers = _providers_by_tool(s, connected_integrations(s, caller.tenant_id))
     items = [tool_summary(r, providers.get(r.name, [])) for r in rows]
     return ToolList(tools=items, count=len(items))
 
@@ -98,8 +90,8 @@ def get_tool(
     s: Session = Depends(get_session, scope="function"),
 ) -> ToolDetail:
     """One tool with its input and output JSON Schemas."""
-    row = service.get_tool(s, name)
-    providers = _providers_by_tool(s, service.tenant_connected(s, caller.tenant_id))
+    row = registry.get_tool(s, name)
+    providers = _providers_by_tool(s, connected_integrations(s, caller.tenant_id))
     return tool_detail(row, providers.get(name, []))
 
 
@@ -110,5 +102,6 @@ def get_capabilities(
     s: Session = Depends(get_session, scope="function"),
 ) -> CapabilitiesResponse:
     """Every domain, action, schema and permission, generated from the registry."""
-    connected = service.tenant_connected(s, caller.tenant_id)
-    return CapabilitiesResponse.model_validate(service.capabilities(s, connected, domain=domain))
+    connected = connected_integrations(s, caller.tenant_id)
+    doc = registry.capabilities(s, connected, domain=domain)
+    return CapabilitiesResponse.model_validate(doc)

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes (readiness: the database answers at the head revision)."""
 
 from __future__ import annotations
 

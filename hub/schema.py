@@ -1,4 +1,7 @@
-"""Imports every model module so metadata is complete (for Alembic and create_all)."""
+"""The complete schema: every domain's models, for Alembic and the migration tests.
+
+This and the migrations are the only places outside a domain allowed to import its models
+(an import-linter contract in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import hub.n8n.models
 import hub.permissions.models
 import hub.registry.models
 import hub.runs.models
-import hub.web.models
 import vault.models
 from hub.db.base import Base
 
@@ -26,6 +28,5 @@ def all_metadata() -> list[MetaData]:
         hub.permissions.models,
         hub.registry.models,
         hub.runs.models,
-        hub.web.models,
     )
     return [Base.metadata, vault.models.metadata]

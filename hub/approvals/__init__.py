@@ -1,0 +1,1 @@
+"""Approvals: a human decides a queued call, and the approved call runs through the spine."""

@@ -1,0 +1,111 @@
+"""The registry as the capabilities document reads it: a snapshot per registry revision.
+
+Building the document reads every tool, binding and integration; the snapshot is kept per
+engine and rebuilt only when registry_revision() (row counts and latest update) moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hub.core import caches
+from hub.registry.models import Integration, Tool, ToolDomain, ToolProvider
+from hub.registry.spec import content_hash
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    integration: str
+    default: bool
+
+
+@dataclass(frozen=True)
+class ToolView:
+    name: str
+    domain: str
+    title: str
+    description: str
+    permission: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    providers: tuple[ProviderView, ...]
+
+
+@dataclass(frozen=True)
+class IntegrationView:
+    slug: str
+    name: str
+    category: str
+    status: str
+    auth_type: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: str
+    integrations: tuple[IntegrationView, ...]
+    tools: tuple[ToolView, ...]
+    domains: dict[str, str]
+
+
+# Per engine, the last registry snapshot and the revision it was read at.
+_snapshots: WeakKeyDictionary[Engine, Snapshot] = WeakKeyDictionary()
+caches.register(_snapshots.clear)
+
+
+def registry_revision(s: Session) -> str:
+    """A cheap fingerprint of the registry tables (row counts and latest updated_at)."""
+    cols = []
+    for model in (Integration, Tool, ToolProvider, ToolDomain):
+        cols.append(select(func.count()).select_from(model).scalar_subquery())
+        cols.append(select(func.max(model.updated_at)).scalar_subquery())
+    row = s.execute(select(*cols)).one()
+    return content_hash([str(v) for v in row])[:16]
+
+
+def tool_domains(s: Session) -> dict[str, str]:
+    """Every domain in use (active tools or declared domains) -> its description."""
+    out = {d.name: d.description for d in s.scalars(select(ToolDomain)) if d.status == "active"}
+    for name in s.scalars(select(Tool.domain).where(Tool.status == "active").distinct()):
+        out.setdefault(name, "")
+    return out
+
+
+def snapshot(s: Session) -> Snapshot:
+    """The registry as of its current revision (rebuilt only when the revision moved)."""
+    revision = registry_revision(s)
+    bind = s.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    cached = _snapshots.get(engine)
+    if cached is not None and cached.revision == revision:
+        return cached
+    bindings: dict[str, list[ProviderView]] = {}
+    for p in s.scalars(
+        select(ToolProvider).order_by(ToolProvider.is_default.desc(), ToolProvider.integration_slug)
+    ):
+        bindings.setdefault(p.tool_name, []).append(ProviderView(p.integration_slug, p.is_default))
+    tools = tuple(
+        ToolView(
+            t.name,
+            t.domain,
+            t.title,
+            t.description,
+            t.permission,
+            t.input_schema,
+            t.output_schema,
+            tuple(bindings.get(t.name, ())),
+        )
+        for t in s.scalars(select(Tool).where(Tool.status == "active"))
+    )
+    integrations = tuple(
+        IntegrationView(i.slug, i.name, i.category, i.status, i.auth_type)
+        for i in s.scalars(select(Integration))
+    )
+    snap = Snapshot(revision, integrations, tools, tool_domains(s))
+    _snapshots[engine] = snap
+    return snap

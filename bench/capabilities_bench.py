@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from bench.stats import print_rows, summary, time_each
 from hub.accounts import service as accounts
 from hub.app import create_app
-from hub.runtime import open_runtime
 from hub.core.settings import Settings
 from hub.registry.catalog import load_catalog
-from hub.registry.service import sync_catalog
 from hub.registry.spec import Catalog, ProviderSpec
+from hub.registry.sync import sync_catalog
+from hub.runtime import open_runtime
 
 
 def synthetic(base: Catalog, n_integrations: int, n_tools: int) -> Catalog:

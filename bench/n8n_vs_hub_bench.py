@@ -28,11 +28,11 @@ def direct_bodies(env: dict[str, str], n: int) -> tuple[list[dict], str, str]:
     """n webhook bodies with fresh runs and grants, the webhook secret and the tenant id."""
     from hub.accounts.models import Tenant
     from hub.connections.models import Connection
-    from hub.runtime import open_runtime
     from hub.core.settings import Settings
     from hub.n8n.instance import get_instance, secret_of
     from hub.runs import grants
     from hub.runs.models import Run
+    from hub.runtime import open_runtime
 
     rt = open_runtime(
         Settings(

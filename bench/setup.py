@@ -8,9 +8,9 @@ from pathlib import Path
 
 from hub.accounts import service as accounts
 from hub.connections import service as connections
-from hub.runtime import Runtime, open_runtime
 from hub.core.settings import Settings
 from hub.n8n.instance import register_instance
+from hub.runtime import Runtime, open_runtime
 
 
 def bench_hub(

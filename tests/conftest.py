@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from hub.accounts import service as accounts
-from hub.core import caches
 from hub.app import create_app
+from hub.core import caches
 from hub.core.settings import Settings
 from hub.runtime import Runtime, open_runtime
 

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import CursorResult, delete, event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from vault import envelope
@@ -250,7 +250,7 @@ class Vault:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if res.rowcount:
+                if cast(CursorResult[Any], res).rowcount:
                     moved += 1
                     changed.add(cred_id)
             for obj in list(s.identity_map.values()):
@@ -384,4 +384,4 @@ class Vault:
             .where(Credential.tenant_id == tenant_id, Credential.owner_id == owner_id)
             .execution_options(synchronize_session="fetch")
         )
-        return int(res.rowcount or 0)
+        return int(cast(CursorResult[Any], res).rowcount or 0)

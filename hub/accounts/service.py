@@ -20,7 +20,7 @@ from hub.accounts.models import TOKEN_KINDS, USER_ROLES, ApiToken, Tenant, User
 from hub.core import caches
 from hub.core.callers import Caller
 from hub.core.errors import HubError, not_found
-from hub.db.base import utcnow
+from hub.db.base import table_of, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -70,9 +70,8 @@ def list_tenants(s: Session) -> list[Tenant]:
 
 
 # Read on the call path when a tool has several usable providers: a prebuilt statement.
-_TENANT_SETTINGS = select(Tenant.__table__.c.settings).where(
-    Tenant.__table__.c.id == bindparam("tenant_id")
-)
+_tenants = table_of(Tenant)
+_TENANT_SETTINGS = select(_tenants.c.settings).where(_tenants.c.id == bindparam("tenant_id"))
 
 
 def tenant_settings(s: Session, tenant_id: str) -> dict[str, Any]:

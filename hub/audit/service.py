@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit.models import AuditEvent
 from hub.core.errors import not_found
-from hub.db.base import new_id, utcnow
+from hub.db.base import new_id, table_of, utcnow
 
 __all__ = ["AuditEvent", "append", "get_event", "query", "record"]
 
@@ -50,7 +50,7 @@ def record(
     return ev
 
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = table_of(AuditEvent).insert()
 
 
 def append(s: Session, tenant_id: str, actor: str, action: str, **fields: Any) -> str:

@@ -11,6 +11,7 @@ from rich.console import Console
 from hub.core.errors import HubError
 from hub.core.settings import Settings, get_settings
 from hub.runtime import Runtime, open_runtime
+from vault import VaultError
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -25,8 +26,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def runtime(*, migrate: bool = True, sync_registry: bool = True) -> Iterator[Runtime]:
     """Open the hub's runtime for one command; known failures become one clear line."""
-    from vault import VaultError
-
     settings: Settings = get_settings()
     try:
         rt = open_runtime(settings, migrate=migrate, sync_registry=sync_registry)

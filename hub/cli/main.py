@@ -16,7 +16,7 @@ from hub.cli.workflows_cmd import workflows_app
 from hub.core.settings import get_settings
 from hub.db import migrate
 from hub.registry.lint_cmd import registry_lint as _lint
-from hub.runtime import Runtime
+from hub.runtime import Runtime, reconcile_on_start
 
 app = typer.Typer(
     help="Integration hub for AI agents.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -44,7 +44,6 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
-    from hub.runtime import reconcile_on_start
 
     settings = get_settings()
     if host:

@@ -12,9 +12,26 @@ from hub.audit.service import record
 from hub.connections.credentials import DIRECT_KINDS, split_credentials
 from hub.connections.models import Connection
 from hub.core.errors import HubError, not_found
-from hub.db.base import utcnow
+from hub.db.base import table_of, utcnow
 from hub.registry.service import get_integration
 from vault import Vault, masked_hint
+
+__all__ = [
+    "USABLE_STATUSES",
+    "Connection",
+    "connected_integrations",
+    "connection_for",
+    "create_connection",
+    "credential_hints",
+    "credential_id_of",
+    "delete_connection",
+    "get_connection",
+    "list_connections",
+    "note_outcome_health",
+    "routing_rows",
+    "set_health",
+    "update_connection",
+]
 
 USABLE_STATUSES = ("connected", "warning")
 
@@ -241,14 +258,14 @@ def credential_hints(s: Session, vault: Vault, conn: Connection) -> dict[str, st
 
 
 # The call path reads every connection of the tenant once per call: a prebuilt statement.
-_conns = Connection.__table__
+_conns = table_of(Connection)
 _ROUTING = select(
     _conns.c.id, _conns.c.integration_slug, _conns.c.status, _conns.c.last_error
 ).where(_conns.c.tenant_id == bindparam("tenant_id"))
 _CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
 
 
-def routing_rows(s: Session, tenant_id: str) -> dict[str, Row[Any]]:
+def routing_rows(s: Session, tenant_id: str) -> dict[str, Row[Any, Any, Any, Any]]:
     """integration slug -> (id, integration_slug, status, last_error) of a tenant's connections."""
     rows = s.connection().execute(_ROUTING, {"tenant_id": tenant_id})
     return {r.integration_slug: r for r in rows}

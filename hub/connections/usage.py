@@ -18,10 +18,11 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from hub.connections.models import Connection
+from hub.db.base import table_of
 
 FLUSH_S = 1.0
 
-_conns = Connection.__table__
+_conns = table_of(Connection)
 _WRITE = (
     _conns.update()
     .where(_conns.c.id == bindparam("connection_id"))
@@ -76,7 +77,9 @@ class UsageMeter:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._flushed = time.monotonic()
-        db = s.connection() if pending else None
+        if not pending:
+            return 0
+        db = s.connection()
         for conn_id, p in pending.items():
             params = {"connection_id": conn_id, "agent_uses": p.agent_uses, "used_at": p.used_at}
             if p.agent_used_at is not None:

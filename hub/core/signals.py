@@ -18,7 +18,7 @@ class ToolsetListener(Protocol):
     def check(self, tenant_id: str) -> Awaitable[bool]: ...
 
 
-_listeners: weakref.WeakSet[ToolsetListener] = weakref.WeakSet()  # type: ignore[type-var]
+_listeners: weakref.WeakSet[ToolsetListener] = weakref.WeakSet()
 
 
 def listen_toolset(listener: ToolsetListener) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, CursorResult, DateTime, MetaData, Result, String, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,3 +68,13 @@ class TimestampMixin:
 def id_column(prefix: str) -> Mapped[str]:
     """A string primary key filled with new_id(prefix)."""
     return mapped_column(String(40), primary_key=True, default=lambda: new_id(prefix))
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for the prebuilt Core statements of the call path."""
+    return cast(Table, model.__table__)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched."""
+    return cast(CursorResult[Any], result).rowcount or 0

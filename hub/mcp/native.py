@@ -123,7 +123,7 @@ def suggest_integration(
             usable = integ.status in ("available", "beta")
             scored.append((score + (1 if usable else 0), integ, usable))
     scored.sort(key=lambda x: (-x[0], x[1].slug))
-    candidates = [
+    candidates: list[dict[str, Any]] = [
         {
             "integration": i.slug,
             "name": i.name,

@@ -7,7 +7,7 @@ run arguments are stored redacted and results scrubbed before they reach this mo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from hub.approvals.service import present
 from hub.audit import service as audit
 from hub.audit.service import AuditEvent
 from hub.connections import service as connections
+from hub.connections.service import Connection
 from hub.core.callers import Caller
 from hub.core.cursor import decode_cursor, encode_cursor
 from hub.core.errors import HubError, not_found
@@ -111,9 +112,11 @@ def _iso(v: datetime | None) -> str | None:
 
 class _Integrations:
     @staticmethod
-    def _out(row: Any, linked: set[str], tools: dict[str, list[str]], inc: set[str]) -> dict:
+    def _out(
+        row: Any, linked: set[str], tools: dict[str, list[str]], inc: set[str]
+    ) -> dict[str, Any]:
         d = row.definition or {}
-        out = {
+        out: dict[str, Any] = {
             "slug": row.slug,
             "name": row.name,
             "category": row.category,
@@ -144,12 +147,24 @@ class _Integrations:
                 out.setdefault(p.integration_slug, []).append(t.name)
         return out
 
-    def one(self, s: Session, vault: Any, caller: Caller, ident: str, inc: set[str]) -> dict:
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         row = registry.get_integration(s, ident)
         linked = connections.connected_integrations(s, caller.tenant_id)
         return self._out(row, linked, self._tools(s) if "tools" in inc else {}, inc)
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         rows = registry.list_integrations(
             s, category=f.get("category"), status=f.get("status"), search=f.get("search")
         )
@@ -168,8 +183,8 @@ class _Integrations:
 
 class _Connections:
     @staticmethod
-    def _out(s: Session, vault: Any, c: Any, inc: set[str]) -> dict:
-        out = {
+    def _out(s: Session, vault: Vault | None, c: Connection, inc: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "id": c.id,
             "integration": c.integration_slug,
             "status": c.status,
@@ -201,11 +216,23 @@ class _Connections:
             out["credential_hints"] = hints
         return out
 
-    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         c = connections.get_connection(s, caller.tenant_id, ident)
         return self._out(s, vault, c, inc)
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         rows = connections.list_connections(s, caller.tenant_id)
         if f.get("integration"):
             rows = [c for c in rows if c.integration_slug == f["integration"]]
@@ -221,7 +248,7 @@ class _Connections:
         return [self._out(s, vault, c, inc) for c in page], more
 
 
-def _hints(s: Session, vault: Any, c: Any) -> dict[str, str]:
+def _hints(s: Session, vault: Vault | None, c: Connection) -> dict[str, str]:
     return connections.credential_hints(s, vault, c) if vault is not None else {}
 
 
@@ -230,8 +257,8 @@ def _hints(s: Session, vault: Any, c: Any) -> dict[str, str]:
 
 class _Tools:
     @staticmethod
-    def _out(action: dict[str, Any], inc: set[str]) -> dict:
-        out = {
+    def _out(action: dict[str, Any], inc: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "name": action["name"],
             "domain": action["domain"],
             "title": action["title"],
@@ -253,14 +280,26 @@ class _Tools:
         doc = registry.capabilities(s, linked)
         return [{**a, "domain": d["domain"]} for d in doc["data"]["domains"] for a in d["actions"]]
 
-    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         registry.get_tool(s, ident)  # not_found with suggestions
         for a in self._actions(s, caller):
             if a["name"] == ident:
                 return self._out(a, inc)
         raise not_found("active tool")
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         rows = self._actions(s, caller)
         if f.get("domain"):
             rows = [a for a in rows if a["domain"] == f["domain"]]
@@ -286,8 +325,8 @@ class _Tools:
 
 class _Runs:
     @staticmethod
-    def _out(s: Session, r: Run, inc: set[str]) -> dict:
-        out = {
+    def _out(s: Session, r: Run, inc: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "id": r.id,
             "tool": r.tool,
             "provider": r.provider,
@@ -317,10 +356,22 @@ class _Runs:
             ]
         return out
 
-    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         return self._out(s, runs.get_run(s, caller.tenant_id, ident), inc)
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         rows = runs.list_runs(
             s,
             caller.tenant_id,
@@ -343,7 +394,7 @@ class _Runs:
 
 class _Authorizations:
     @staticmethod
-    def _out(s: Session, a: Any, inc: set[str]) -> dict:
+    def _out(s: Session, a: Any, inc: set[str]) -> dict[str, Any]:
         full = present(s, a)
         keep = [
             "id",
@@ -357,7 +408,7 @@ class _Authorizations:
             "expires_at",
             "message",
         ]
-        out = {k: full[k] for k in keep}
+        out: dict[str, Any] = {k: full[k] for k in keep}
         if "args" in inc:
             out["args"] = full["args"]
         if "reasoning" in inc:
@@ -371,10 +422,22 @@ class _Authorizations:
             out["outcome"] = full["outcome"]
         return out
 
-    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         return self._out(s, queue.get_authorization(s, caller, ident), inc)
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         status = f.get("status") or "all"
         rows, _ = queue.list_authorizations(
             s, caller, status=status, tool=f.get("tool") or search, limit=10**6
@@ -396,8 +459,8 @@ class _Authorizations:
 
 class _Audit:
     @staticmethod
-    def _out(e: AuditEvent, inc: set[str]) -> dict:
-        out = {
+    def _out(e: AuditEvent, inc: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "id": e.id,
             "at": _iso(e.created_at),
             "actor": e.actor,
@@ -412,10 +475,22 @@ class _Audit:
             out["details"] = e.details
         return out
 
-    def one(self, s, vault, caller, ident, inc):  # type: ignore[no-untyped-def]
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
         return self._out(audit.get_event(s, caller.tenant_id, ident), inc)
 
-    def many(self, s, vault, caller, f, search, inc, limit, offset):  # type: ignore[no-untyped-def]
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
         rows = audit.query(
             s,
             caller.tenant_id,
@@ -434,7 +509,27 @@ class _Audit:
         return [self._out(e, inc) for e in page], more
 
 
-_READERS: dict[str, Any] = {
+class _Reader(Protocol):
+    """One hub_query type: one record by id, or a filtered page."""
+
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]: ...
+
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+
+
+_READERS: dict[str, _Reader] = {
     "integrations": _Integrations(),
     "connections": _Connections(),
     "tools": _Tools(),

@@ -8,11 +8,12 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel.server import Server
+from sqlalchemy.orm import Session
 
 from hub import __version__
 from hub.core.callers import Caller
@@ -39,6 +40,7 @@ INSTRUCTIONS = (
 )
 
 CallerOf = Callable[[Any], Awaitable[Caller]]
+T = TypeVar("T")
 _SCHEMAS = {t.name: t.input_schema for t in (*LAYER1, *NATIVE)}
 
 
@@ -70,10 +72,10 @@ class HubMcp:
         """Where people reach this hub (for links in answers)."""
         return self.rt.settings.base_url
 
-    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+    async def _db(self, fn: Callable[[Session], T]) -> T:
         """Run fn(session) in a worker thread inside one transaction."""
 
-        def _run() -> Any:
+        def _run() -> T:
             with self.rt.db.session() as s:
                 return fn(s)
 
@@ -110,7 +112,9 @@ class HubMcp:
 
     # ------------------------------------------------------------ dispatch
 
-    async def dispatch(self, caller: Caller, name: str, arguments: dict[str, Any]) -> Any:
+    async def dispatch(
+        self, caller: Caller, name: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
         """Route a call to Layer 1, a hub-native tool, or the registry tool of that name."""
         if name in _SCHEMAS:
             validate_args(name, _SCHEMAS[name], arguments)
@@ -127,7 +131,7 @@ class HubMcp:
             return await self.native(caller, name, arguments)
         return await self.registry_call(caller, name, arguments)
 
-    async def action(self, caller: Caller, a: dict[str, Any]) -> Any:
+    async def action(self, caller: Caller, a: dict[str, Any]) -> types.CallToolResult:
         """hub_action: a native action by domain, or a registry tool whose domain matches."""
         domain, action, data = a["domain"], a["action"], dict(a["data"])
         if domain in NATIVE_DOMAINS:
@@ -156,7 +160,9 @@ class HubMcp:
                 data[k] = a[k]
         return await self.registry_call(caller, action, data)
 
-    async def registry_call(self, caller: Caller, name: str, arguments: dict[str, Any]) -> Any:
+    async def registry_call(
+        self, caller: Caller, name: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
         """A Layer-2 call: strip the hub's own arguments, then the spine (validate, gate, run)."""
         args = dict(arguments)
         reasoning = _text_arg(args.pop("reasoning", None), "reasoning")
@@ -168,7 +174,7 @@ class HubMcp:
         )
         return results.outcome(name, outcome)
 
-    async def native(self, caller: Caller, name: str, a: dict[str, Any]) -> Any:
+    async def native(self, caller: Caller, name: str, a: dict[str, Any]) -> types.CallToolResult:
         """The hub-native tools."""
         if name == "check_authorization":
             data = await self._db(lambda s: native.check_authorization(s, caller, a["queue_id"]))
@@ -194,7 +200,9 @@ class HubMcp:
             return results.outcome(name, o)
         raise HubError("not_found", f"No tool '{name}'.")  # pragma: no cover
 
-    def capabilities_answer(self, s: Any, caller: Caller, a: dict[str, Any]) -> tuple[dict, str]:
+    def capabilities_answer(
+        self, s: Session, caller: Caller, a: dict[str, Any]
+    ) -> tuple[dict[str, Any], str]:
         """hub_capabilities' data and text, cached by what they depend on (the registry
         revision, the tenant's connections, the policy) like the tool listing."""
         fp = self.catalog.fingerprint(s, caller.tenant_id)
@@ -212,7 +220,7 @@ class HubMcp:
                 self._caps.popitem(last=False)
         return answer
 
-    def capabilities(self, s: Any, connected: set[str], domain: str | None) -> dict[str, Any]:
+    def capabilities(self, s: Session, connected: set[str], domain: str | None) -> dict[str, Any]:
         """registry.capabilities for a tenant's connections, plus the hub-native domains."""
         natives = [
             {

@@ -24,7 +24,7 @@ from hub.connections.service import connection_for
 from hub.core.callers import Caller
 from hub.core.calls import CallOutcome, CallRequest, args_fingerprint
 from hub.core.errors import HubError
-from hub.db.base import utcnow
+from hub.db.base import rowcount, utcnow
 from hub.permissions.models import Authorization
 from hub.permissions.overrides import covering_override
 from hub.permissions.policy import (
@@ -268,7 +268,7 @@ def _consume(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not done.rowcount:
+    if not rowcount(done):
         raise HubError(
             "in_progress",
             "This approved call is already running or has run; it will not run twice. "

@@ -290,8 +290,8 @@ def _apply(rule: Any, tool: str, args: dict[str, Any], ctx: PolicyContext) -> st
             return None
         amount = args.get(rule.field)
         configured = ctx.tenant_policy(rule.tenant_setting)
-        limit = configured if _is_number(configured) else rule.default_max
-        if _is_number(amount) and amount > limit:
+        limit: int | float = configured if _is_number(configured) else rule.default_max
+        if isinstance(amount, int | float) and not isinstance(amount, bool) and amount > limit:
             return _fmt(rule.reason, amount=amount, currency=args.get("currency", ""), limit=limit)
         return None
     if isinstance(rule, MaxItems):

@@ -19,7 +19,7 @@ from hub.core.callers import Caller
 from hub.core.calls import CallOutcome
 from hub.core.cursor import decode_cursor, encode_cursor
 from hub.core.errors import HubError, not_found
-from hub.db.base import utcnow
+from hub.db.base import rowcount, utcnow
 from hub.permissions.models import AUTHORIZATION_STATUSES, Authorization
 from hub.permissions.overrides import create_override
 from hub.permissions.policy import Evaluation, Policy, Raise, current_policy
@@ -226,7 +226,7 @@ def decide(
         .values(status=decision, decided_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not won.rowcount:
+    if not rowcount(won):
         raise HubError("conflict", f"{auth.id} was decided by someone else just now.")
     auth.status, auth.decided_at = decision, now
     auth.decided_by = caller.actor

@@ -59,33 +59,46 @@ DATA_TYPES: tuple[dict[str, Any], ...] = (
 
 
 class IntegrationLike(Protocol):
-    """What the builder reads from an integration (a catalog spec or a table row)."""
+    """What the builder reads from an integration (a catalog spec, a row or a view)."""
 
-    slug: str
-    name: str
-    category: str
-    status: str
-    auth_type: str
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def auth_type(self) -> str: ...
 
 
 class ProviderLike(Protocol):
     """What the builder reads from a tool's provider."""
 
-    integration: str
-    default: bool
+    @property
+    def integration(self) -> str: ...
+    @property
+    def default(self) -> bool: ...
 
 
 class ToolLike(Protocol):
     """What the builder reads from a tool."""
 
-    name: str
-    domain: str
-    title: str
-    description: str
-    permission: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def permission(self) -> str: ...
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+    @property
+    def output_schema(self) -> dict[str, Any]: ...
     @property
     def providers(self) -> Sequence[ProviderLike]: ...
 

@@ -143,9 +143,9 @@ def _build(int_docs: list[Doc], tool_docs: list[Doc]) -> tuple[Catalog | None, l
         data: dict[str, Any] = doc.data
         domains.append(DomainSpec(name=data["domain"], description=data["description"].strip()))
         for i, entry in doc.entries("tools"):
-            spec = _model(ToolSpec, entry, doc, f"/tools/{i}", problems)
-            if spec is not None:
-                tools.append(spec)
+            tool = _model(ToolSpec, entry, doc, f"/tools/{i}", problems)
+            if tool is not None:
+                tools.append(tool)
     if problems:
         return None, sorted(problems)
     return Catalog(integrations=integrations, tools=tools, domains=domains), []

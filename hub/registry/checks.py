@@ -37,8 +37,9 @@ def _explain(err: ValidationError, base: str) -> Iterator[tuple[str, str]]:
     """Turn a jsonschema error into (path, reason) pairs that point at the exact field."""
     inst: Any = err.instance
     kind = err.validator
+    value: Any = err.validator_value
     if kind == "required" and isinstance(inst, dict):
-        for name in err.validator_value:
+        for name in value:
             if name not in inst:
                 yield f"{base}/{pointer_escape(name)}", f"required field '{name}' is missing"
     elif kind == "additionalProperties" and isinstance(inst, dict):
@@ -47,7 +48,7 @@ def _explain(err: ValidationError, base: str) -> Iterator[tuple[str, str]]:
             if name not in known:
                 yield f"{base}/{pointer_escape(name)}", f"unknown field '{name}'"
     elif kind == "enum":
-        allowed = ", ".join(str(v) for v in err.validator_value)
+        allowed = ", ".join(str(v) for v in value)
         yield base, f"must be one of: {allowed} (got {inst!r})"
     elif kind == "const":
         yield base, f"must be {err.validator_value!r} (got {inst!r})"
@@ -268,7 +269,8 @@ def _routing_problems(
             for k, p in providers
             if "route_values" in p
         ]
-    schema = entry.get("input_schema") if isinstance(entry.get("input_schema"), dict) else {}
+    raw = entry.get("input_schema")
+    schema: dict[str, Any] = raw if isinstance(raw, dict) else {}
     prop = _props(schema).get(route_by)
     enum = prop.get("enum") if isinstance(prop, dict) else None
     if not isinstance(enum, list) or route_by not in (schema.get("required") or []):

@@ -20,12 +20,16 @@ from hub.registry.spec import content_hash
 
 @dataclass(frozen=True)
 class ProviderView:
+    """A tool's provider as capabilities show it."""
+
     integration: str
     default: bool
 
 
 @dataclass(frozen=True)
 class ToolView:
+    """An active tool as capabilities show it."""
+
     name: str
     domain: str
     title: str
@@ -38,6 +42,8 @@ class ToolView:
 
 @dataclass(frozen=True)
 class IntegrationView:
+    """An integration as capabilities show it."""
+
     slug: str
     name: str
     category: str
@@ -47,6 +53,8 @@ class IntegrationView:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """The registry at one revision."""
+
     revision: str
     integrations: tuple[IntegrationView, ...]
     tools: tuple[ToolView, ...]

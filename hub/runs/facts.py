@@ -8,16 +8,17 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from hub.db.base import table_of
 from hub.runs.models import Run
 
-_runs = Run.__table__
+_runs = table_of(Run)
 # Read on every call that carries an idempotency key: a prebuilt statement.
 _HELD = select(_runs.c.id, _runs.c.args_hash, _runs.c.status, _runs.c.error_kind).where(
     _runs.c.tenant_id == bindparam("tenant_id"), _runs.c.idempotency_key == bindparam("key")
 )
 
 
-def held_by_key(s: Session, tenant_id: str, key: str | None) -> Row[Any] | None:
+def held_by_key(s: Session, tenant_id: str, key: str | None) -> Row[Any, Any, Any, Any] | None:
     """(id, args_hash, status, error_kind) of the run holding an idempotency key, if any."""
     if not key:
         return None

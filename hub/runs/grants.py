@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.core.errors import HubError
-from hub.db.base import new_id, utcnow
+from hub.db.base import new_id, rowcount, table_of, utcnow
 from hub.runs.models import Grant
 
 GRANT_TTL = timedelta(seconds=60)
@@ -21,12 +21,13 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-_INSERT = Grant.__table__.insert()
+_grants = table_of(Grant)
+_INSERT = _grants.insert()
 _CLOSE = (
-    Grant.__table__.update()
+    _grants.update()
     .where(
-        Grant.__table__.c.token_hash == bindparam("hash_"),
-        Grant.__table__.c.used_at.is_(None),
+        _grants.c.token_hash == bindparam("hash_"),
+        _grants.c.used_at.is_(None),
     )
     .values(expires_at=bindparam("now"))
 )
@@ -53,7 +54,7 @@ def mint(s: Session, tenant_id: str, run_id: str, connection_id: str) -> str:
 def close(s: Session, raw: str, now: datetime) -> int:
     """End an unredeemed grant now (its run is over); returns 0 when it had been redeemed."""
     res = s.connection().execute(_CLOSE, {"hash_": _hash(raw), "now": now})
-    return res.rowcount or 0
+    return rowcount(res)
 
 
 def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant:
@@ -70,13 +71,14 @@ def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant
         .values(used_at=now)
     )
     g = s.scalar(select(Grant).where(Grant.token_hash == h))
-    if res.rowcount == 1 and g is not None and (run_id is None or run_id == g.run_id):
+    won = rowcount(res) == 1
+    if won and g is not None and (run_id is None or run_id == g.run_id):
         return g
     if g is None:
         raise HubError("unauthenticated", "Unknown credential grant.")
     reason = (
         "replayed"
-        if g.used_at is not None and res.rowcount == 0
+        if g.used_at is not None and not won
         else "expired"
         if g.expires_at <= now
         else "run_mismatch"
@@ -102,4 +104,4 @@ def redeem(s: Session, raw: str, *, run_id: str | None, ip: str | None) -> Grant
 def purge_expired(s: Session, older_than: timedelta = timedelta(hours=1)) -> int:
     """Delete grants that expired more than `older_than` ago."""
     res = s.execute(delete(Grant).where(Grant.expires_at < utcnow() - older_than))
-    return res.rowcount or 0
+    return rowcount(res)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.calls import CallOutcome
 from hub.core.errors import not_found
-from hub.db.base import utcnow
+from hub.db.base import rowcount, utcnow
 from hub.runs.models import RUN_STATUSES, Run
 
 
@@ -63,7 +63,7 @@ def reconcile_interrupted(s: Session, older_than: timedelta = timedelta(seconds=
         )
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount or 0
+    return rowcount(res)
 
 
 def find_run(s: Session, tenant_id: str, run_id: str) -> Run | None:

@@ -29,7 +29,7 @@ from hub.core.calls import (
     args_fingerprint,
 )
 from hub.core.errors import HubError
-from hub.db.base import new_id, utcnow
+from hub.db.base import new_id, table_of, utcnow
 from hub.permissions.gate import ToolRef, gate
 from hub.registry import hot
 from hub.registry import service as registry
@@ -75,7 +75,7 @@ class _Finished:
 
 # The call path's statements, built once: constructing and keying a statement costs more
 # than SQLite takes to run it.
-_runs = Run.__table__
+_runs = table_of(Run)
 _RUN_INSERT = _runs.insert()
 # SET takes the columns named in each call's parameters.
 _RUN_UPDATE = _runs.update().where(_runs.c.id == bindparam("run_id_"))
@@ -203,8 +203,9 @@ def prepare(
         retry_ok = (held.status == "failed" and held.error_kind in NOTHING_SENT) or (
             held.status == "outcome_unknown" and definition.get("idempotent_vendor")
         )
-        if not retry_ok:
-            return outcome_of(s.get(Run, held.id), replayed=True)
+        earlier = s.get(Run, held.id)
+        if not retry_ok and earlier is not None:
+            return outcome_of(earlier, replayed=True)
         retry_of = held.id
 
     binding, conn = choose_provider(s, caller.tenant_id, tool)
@@ -314,6 +315,8 @@ def finish(
         kind, message = failure
         run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
         run.error_kind, run.error_message = kind, scrub_values(message, secrets_)
+    elif answer is None:  # pragma: no cover - a hop either answers or raises
+        raise AssertionError("finish() needs an answer or a failure")
     elif answer.get("ok") is True:
         run.status = "succeeded"
         data = answer.get("data")
@@ -321,8 +324,14 @@ def finish(
         if d.connection_status == "warning":
             health = ("connected", None, None)
     else:
-        err = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-        kind = err.get("kind") if err.get("kind") in WORKFLOW_ERROR_KINDS else "vendor_unavailable"
+        raw = answer.get("error")
+        err: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        named = err.get("kind")
+        kind = (
+            named
+            if isinstance(named, str) and named in WORKFLOW_ERROR_KINDS
+            else "vendor_unavailable"
+        )
         run.error_kind = kind
         run.error_message = scrub_values(str(err.get("message") or "vendor error")[:2000], secrets_)
         run.vendor_status = _int(err.get("vendor_status"))

@@ -1,4 +1,4 @@
-"""The authorization queue over REST (seed 001) on an in-process hub without deployed
+"""The authorization queue over REST on an in-process hub without deployed
 workflows: queueing, visibility, decisions, expiry, idempotency, overrides. The end-to-end
 approval through n8n is in test_mcp.py."""
 

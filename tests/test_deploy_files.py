@@ -41,7 +41,7 @@ def test_n8n_keeps_no_execution_data_and_runs_queued():
     for svc in ("n8n", "n8n-worker"):
         env = compose()["services"][svc]["environment"]
         assert env["EXECUTIONS_MODE"] == "queue"
-        assert env["EXECUTIONS_DATA_PRUNE"] == "false"  # rows deleted at once (N8N.md)
+        assert env["EXECUTIONS_DATA_PRUNE"] == "false"  # rows deleted at once (hub/n8n/local.py)
         assert env["EXECUTIONS_DATA_SAVE_ON_SUCCESS"] == "none"
         assert env["EXECUTIONS_DATA_SAVE_ON_ERROR"] == "none"
         assert env["N8N_BLOCK_ENV_ACCESS_IN_NODE"] == "true"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DecisionIn(BaseModel):
-    """POST /api/authorizations/{id} (seed 001)."""
+    """POST /api/authorizations/{id}: Allow Once, Allow Always or Deny."""
 
     model_config = ConfigDict(extra="forbid")
 

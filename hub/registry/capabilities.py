@@ -1,8 +1,8 @@
 """Build the `hub_capabilities` answer from registry data. Pure: no database, no I/O.
 
-The shape follows the MCP guide's GET /api/capabilities (seed 001): domains -> actions with
-parameters and permission, plus the data types hub_query can read. It is always computed
-from the registry, never written by hand, so it cannot go stale.
+The shape: domains -> actions with parameters and permission, plus the data types
+hub_query can read. It is always computed from the registry, never written by hand, so it
+cannot go stale.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ and `hub serve` on SQLite wired to it, logging at INFO as in production. Then al
 ROUNDS rounds of SECONDS each, direct POSTs to the endpoint (baseline) and the same tool call
 through the hub's REST mirror (auth, validation, permission gate, routing, run + audit +
 grant writes, webhook POST, outcome writes), first with one caller (latency), then with 16
-(throughput). Load comes from wrk (apt-get install wrk). Alternating rounds matters here: this
-machine's speed drifts by tens of percent from minute to minute, and both paths see the same
-drift. Reported: the median over rounds of each round's median, p99 and calls/s, and the CPU
-the hub process used per call (from /proc).
+(throughput). With HUB_BENCH_BASELINE_TREE set (bench/ab.py) a second hub from that
+commit runs on the same database and takes its turn in every round. Load comes from wrk
+(apt-get install wrk). Alternating rounds matters here: this machine's speed drifts by tens
+of percent from minute to minute, and both paths see the same drift. Reported: the median
+over rounds of each round's median, p99 and calls/s, and the CPU the hub process used per
+call (from /proc).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench import wrk
+from bench.ab import builds
 from bench.load import free_port, wait_ready
 from bench.setup import bench_hub
 from bench.stats import print_rows
@@ -82,46 +85,43 @@ def main(rounds: int = 5, seconds: int = 5) -> None:
     """Measure and print a Markdown table."""
     if not wrk.available():
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
-    procs: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen[bytes]] = []
+    hubs = builds()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        zport, hport = free_port(), free_port()
+        zport = free_port()
         zero_url = f"http://127.0.0.1:{zport}"
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.zero_work", str(zport)]))
         wait_ready(zero_url)
         env, token = prepare(d, zero_url)
         env["HUB_LOG_LEVEL"] = "INFO"  # what production runs with
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "hub", "serve", "--port", str(hport)],
-                env={**os.environ, **env},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        zpid, hpid = procs[0].pid, procs[1].pid
+        paths: dict[str, tuple[str, dict, dict[str, str], int]] = {}
         try:
-            wait_ready(f"http://127.0.0.1:{hport}/healthz")
-            direct = (
+            paths["direct"] = (
                 f"{zero_url}/webhook/hub/twilio/send_sms/v1",
                 {"run_id": "run_x", "tool": "send_sms", "args": ARGS, "grant": "gr_" + "x" * 43},
                 {},
-                zpid,
+                procs[0].pid,
             )
-            hub = (
-                f"http://127.0.0.1:{hport}/api/tools/send_sms/call",
-                {"args": ARGS},
-                {"Authorization": f"Bearer {token}"},
-                hpid,
-            )
-            # Warm both paths (connections, caches, the registry snapshot).
-            measure(*direct, 1, 2)
-            measure(*hub, 1, 2)
+            for build in hubs:
+                hport = free_port()
+                proc = build.serve(hport, env)
+                procs.append(proc)
+                wait_ready(f"http://127.0.0.1:{hport}/healthz")
+                paths[build.label] = (
+                    f"http://127.0.0.1:{hport}/api/tools/send_sms/call",
+                    {"args": ARGS},
+                    {"Authorization": f"Bearer {token}"},
+                    proc.pid,
+                )
+            # Warm every path (connections, caches, the registry snapshot).
+            for path in paths.values():
+                measure(*path, 1, 2)
             probes = [speed_probe()]
             results: dict[tuple[str, int], list[dict[str, float]]] = {}
             for callers in (1, CALLERS):
                 for _ in range(rounds):
-                    for name, path in (("direct", direct), ("hub", hub)):
+                    for name, path in paths.items():
                         results.setdefault((name, callers), []).append(
                             measure(*path, callers, seconds)
                         )
@@ -133,15 +133,16 @@ def main(rounds: int = 5, seconds: int = 5) -> None:
     labels = {
         "direct": "direct POST to the zero-work endpoint",
         "hub": "send_sms through the hub (REST mirror)",
+        "hub@baseline": "send_sms through the baseline hub",
     }
     rows = [
         {"path": labels[name], "callers": callers, **combine(rs)}
         for (name, callers), rs in results.items()
     ]
     print_rows(rows)
-    by = {(r["path"], r["callers"]): r for r in rows}
-    d1, h1 = by[(labels["direct"], 1)], by[(labels["hub"], 1)]
-    dn, hn = by[(labels["direct"], CALLERS)], by[(labels["hub"], CALLERS)]
+    by = {(name, callers): combine(rs) for (name, callers), rs in results.items()}
+    d1, h1 = by[("direct", 1)], by[("hub", 1)]
+    dn, hn = by[("direct", CALLERS)], by[("hub", CALLERS)]
     print(
         f"\nhub overhead at the median, 1 caller: {h1['median_ms'] - d1['median_ms']:.3f} ms "
         f"(goal < 2 ms); calls/s through the hub with {CALLERS} callers: "
@@ -150,6 +151,18 @@ def main(rounds: int = 5, seconds: int = 5) -> None:
         f"{hn['cpu_ms_per_call']} ms ({CALLERS} callers); "
         f"speed probe before/after: {probes[0]} s / {probes[1]} s"
     )
+    if ("hub@baseline", 1) in by:
+        b1, bn = by[("hub@baseline", 1)], by[("hub@baseline", CALLERS)]
+        print(
+            "this tree / baseline: overhead at 1 caller "
+            f"{h1['median_ms'] - d1['median_ms']:.3f} / "
+            f"{b1['median_ms'] - d1['median_ms']:.3f} ms; "
+            f"median {h1['median_ms'] / b1['median_ms']:.3f}x (1 caller), "
+            f"{hn['median_ms'] / bn['median_ms']:.3f}x ({CALLERS} callers); "
+            f"calls/s {hn['calls_per_s'] / bn['calls_per_s']:.3f}x; "
+            f"CPU per call {h1['cpu_ms_per_call'] / b1['cpu_ms_per_call']:.3f}x (1 caller), "
+            f"{hn['cpu_ms_per_call'] / bn['cpu_ms_per_call']:.3f}x ({CALLERS} callers)"
+        )
 
 
 if __name__ == "__main__":

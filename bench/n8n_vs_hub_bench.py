@@ -5,17 +5,19 @@ Real n8n (installed by the project), the vendor sandbox (Prism + proxy) and `hub
 SQLite. The direct path gets what the hub would send: a run, a freshly minted single-use grant
 and the webhook credential header, so both paths do the same work in n8n (edge lookup at the
 hub, the vendor call, the response); the hub path adds auth, validation, routing and records.
+With HUB_BENCH_BASELINE_TREE set (bench/ab.py) a second hub from that commit runs on the same
+database and takes its turn in every round.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from bench.ab import builds
 from bench.load import concurrent, free_port, latencies, latency_summary, wait_ready
 from bench.mcp_bench import prepare
 from bench.stats import print_rows
@@ -95,55 +97,72 @@ def one_engine(engine: str, n: int, install, prism) -> list[dict]:  # type: igno
         )
         n8n.start()
         sandbox = Sandbox(prism, 0, die_with_parent=True).start()
-        hub = None
+        hubs: list[tuple[str, subprocess.Popen[bytes], str]] = []
         try:
             key = provision_owner_and_key(n8n.url, "bench@hub.test", "Bench-Passw0rd-1")
             port = free_port()
             env, token = prepare(d, port, n8n.url, key, sandbox)
-            hub = subprocess.Popen(
-                [sys.executable, "-m", "hub", "serve", "--port", str(port)],
-                env={**os.environ, **env},
-                stdout=subprocess.DEVNULL,
-            )
-            wait_ready(f"http://127.0.0.1:{port}/healthz")
+            for build in builds():
+                hport = port if not hubs else free_port()
+                # Each hub hands n8n its own edge URL (where grants are redeemed).
+                proc = build.serve(hport, {**env, "HUB_PUBLIC_URL": f"http://127.0.0.1:{hport}"})
+                hubs.append((build.label, proc, f"http://127.0.0.1:{hport}"))
+                wait_ready(f"http://127.0.0.1:{hport}/healthz")
             warm = 10
             bodies, secret, _ = direct_bodies(env, ROUNDS * warm + 2 * n)
             it = iter(bodies)
             webhook = f"{n8n.url}/webhook/hub/twilio/send_sms/v1"
             head = {WEBHOOK_AUTH_HEADER: secret}
             auth = {"Authorization": f"Bearer {token}"}
-            url = f"http://127.0.0.1:{port}/api/tools/send_sms/call"
-            # Alternating rounds: both paths see the same drift in the machine's speed.
-            lat_direct: list[float] = []
-            lat_hub: list[float] = []
+            # Alternating rounds: every path sees the same drift in the machine's speed.
+            lat: dict[str, list[float]] = {"direct": [], **{label: [] for label, _, _ in hubs}}
             for _ in range(ROUNDS):
                 chunk = n // ROUNDS
-                lat_direct += latencies(webhook, lambda i: next(it), head, chunk, warmup=warm)
-                lat_hub += latencies(url, lambda i: {"args": ARGS}, auth, chunk, warmup=warm)
-            direct = {
-                **latency_summary(lat_direct),
-                **concurrent(webhook, lambda i: next(it), head, n, workers=10),
+                lat["direct"] += latencies(webhook, lambda i: next(it), head, chunk, warmup=warm)
+                for label, _, base in hubs:
+                    url = f"{base}/api/tools/send_sms/call"
+                    lat[label] += latencies(url, lambda i: {"args": ARGS}, auth, chunk, warmup=warm)
+            results = {
+                "direct": {
+                    **latency_summary(lat["direct"]),
+                    **concurrent(webhook, lambda i: next(it), head, n, workers=10),
+                }
             }
-            via_hub = {
-                **latency_summary(lat_hub),
-                **concurrent(url, lambda i: {"args": ARGS}, auth, n, workers=10),
-            }
+            for label, _, base in hubs:
+                url = f"{base}/api/tools/send_sms/call"
+                results[label] = {
+                    **latency_summary(lat[label]),
+                    **concurrent(url, lambda i: {"args": ARGS}, auth, n, workers=10),
+                }
         finally:
-            if hub is not None:
-                hub.terminate()
-                hub.wait(10)
+            for _, proc, _ in hubs:
+                proc.terminate()
+                proc.wait(10)
             sandbox.stop()
             n8n.stop()
-    ratio = via_hub["median_ms"] / direct["median_ms"]
-    return [
-        {"engine": engine, "path": "direct POST to the n8n webhook", **direct, "ratio": ""},
-        {
-            "engine": engine,
-            "path": "through the hub (REST)",
-            **via_hub,
-            "ratio": f"{ratio:.3f} (+{(ratio - 1) * 100:.1f}%)",
-        },
-    ]
+    direct = results["direct"]
+    rows = [{"engine": engine, "path": "direct POST to the n8n webhook", **direct, "ratio": ""}]
+    names = {"hub": "through the hub (REST)", "hub@baseline": "through the baseline hub"}
+    for label in results:
+        if label == "direct":
+            continue
+        ratio = results[label]["median_ms"] / direct["median_ms"]
+        rows.append(
+            {
+                "engine": engine,
+                "path": names[label],
+                **results[label],
+                "ratio": f"{ratio:.3f} (+{(ratio - 1) * 100:.1f}%)",
+            }
+        )
+    if "hub@baseline" in results:
+        new, old = results["hub"], results["hub@baseline"]
+        print(
+            f"{engine}: this tree / baseline median {new['median_ms'] / old['median_ms']:.3f}x, "
+            f"added over direct {new['median_ms'] - direct['median_ms']:.2f} / "
+            f"{old['median_ms'] - direct['median_ms']:.2f} ms"
+        )
+    return rows
 
 
 def main(n: int = 200) -> None:

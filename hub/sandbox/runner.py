@@ -43,9 +43,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -67,6 +65,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.core.processes import die_with_parent_hook, free_port, log_tail, send_signal
 from hub.sandbox.routes import local_route, response_extras
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
@@ -102,12 +101,6 @@ def available_vendors(specs_dir: Path = SPECS_DIR) -> dict[str, Path]:
     return {
         p.stem: p for p in sorted(specs_dir.iterdir()) if p.suffix in SPEC_SUFFIXES and p.is_file()
     }
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- records
@@ -813,7 +806,7 @@ class Sandbox:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_set_pdeathsig if self.die_with_parent else None,
+                preexec_fn=die_with_parent_hook(self.die_with_parent),
             )
         deadline = time.monotonic() + self.startup_timeout
         with httpx.Client(timeout=2.0) as client:
@@ -824,7 +817,7 @@ class Sandbox:
                         raise SandboxError(
                             f"prism for {mock.vendor} ({mock.spec.name}) exited with "
                             f"{mock.proc.returncode} on port {mock.port}; log {mock.log_path}:\n"
-                            + _tail(mock.log_path)
+                            + log_tail(mock.log_path, 30, missing="(no log)")
                         )
                     try:
                         client.get(f"http://{self.host}:{mock.port}/__sandbox_probe")
@@ -835,7 +828,7 @@ class Sandbox:
                         raise SandboxError(
                             f"prism for {mock.vendor} did not answer on port {mock.port} within "
                             f"{self.startup_timeout:.0f} s; log {mock.log_path}:\n"
-                            + _tail(mock.log_path)
+                            + log_tail(mock.log_path, 30, missing="(no log)")
                         )
                     time.sleep(0.1)
 
@@ -843,17 +836,16 @@ class Sandbox:
         if self._proxy is not None:
             self._proxy.stop()
             self._proxy = None
-        procs = [m for m in self._mocks.values() if m.proc is not None]
-        for m in procs:
-            _killpg(m.proc, signal.SIGTERM)  # type: ignore[arg-type]
+        running = [(m, m.proc) for m in self._mocks.values() if m.proc is not None]
+        for _, proc in running:
+            send_signal(proc.pid, signal.SIGTERM, group=True)
         deadline = time.monotonic() + 5
-        for m in procs:
-            assert m.proc is not None
+        for m, proc in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                m.proc.wait(max(0.1, deadline - time.monotonic()))
-            _killpg(m.proc, signal.SIGKILL)
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            send_signal(proc.pid, signal.SIGKILL, group=True)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                m.proc.wait(5)
+                proc.wait(5)
             m.proc = None
         for m in self._mocks.values():
             if m.log_fh is not None:
@@ -870,25 +862,6 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
-    if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _killpg(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @atexit.register

@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 
-from hub.n8n.install import InstallError, ensure_prism
+from hub.core.installs import InstallError
+from hub.sandbox.install import ensure_prism
 from hub.sandbox.runner import Sandbox, SandboxError, available_vendors
 
 

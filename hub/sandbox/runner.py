@@ -784,7 +784,7 @@ class Sandbox:
     def _start_mocks(self) -> None:
         if not self.prism_bin.exists():
             raise SandboxError(
-                f"prism not found at {self.prism_bin} (run hub.n8n.install.ensure_prism())"
+                f"prism not found at {self.prism_bin} (run hub.sandbox.install.ensure_prism())"
             )
         env = dict(os.environ)
         env.setdefault("NO_COLOR", "1")

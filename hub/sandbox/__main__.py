@@ -8,11 +8,14 @@ import sys
 import threading
 
 from hub.core.installs import InstallError
+from hub.sandbox.errors import SandboxError
 from hub.sandbox.install import ensure_prism
-from hub.sandbox.runner import Sandbox, SandboxError, available_vendors
+from hub.sandbox.runner import Sandbox
+from hub.sandbox.vendors import available_vendors
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start the sandbox, print its URLs and serve until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m hub.sandbox",
         description="Serve the vendor specs with Prism behind the recording sandbox proxy.",

@@ -178,10 +178,10 @@ async def measure(
 
 def main(n: int = 300, n_sms: int = 100) -> None:
     """Set everything up, measure, print a Markdown table and the overheads."""
-    from hub.n8n.install import ensure_n8n, ensure_prism
+    from hub.n8n.install import ensure_n8n
     from hub.n8n.local import LocalN8n
     from hub.n8n.provision import provision_owner_and_key
-    from hub.sandbox.runner import Sandbox
+    from hub.sandbox import Sandbox, ensure_prism
 
     install, prism = ensure_n8n(progress=True), ensure_prism(progress=True)
     with tempfile.TemporaryDirectory() as tmp:

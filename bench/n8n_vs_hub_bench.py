@@ -83,7 +83,7 @@ def one_engine(engine: str, n: int, install, prism) -> list[dict]:  # type: igno
     from hub.n8n.invoke import WEBHOOK_AUTH_HEADER
     from hub.n8n.local import LocalN8n
     from hub.n8n.provision import provision_owner_and_key
-    from hub.sandbox.runner import Sandbox
+    from hub.sandbox import Sandbox
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -167,7 +167,8 @@ def one_engine(engine: str, n: int, install, prism) -> list[dict]:  # type: igno
 
 def main(n: int = 200) -> None:
     """Both engines, one table."""
-    from hub.n8n.install import ensure_n8n, ensure_prism
+    from hub.n8n.install import ensure_n8n
+    from hub.sandbox import ensure_prism
 
     install, prism = ensure_n8n(progress=False), ensure_prism(progress=False)
     rows = one_engine("legacy", n, install, prism) + one_engine("vm", n, install, prism)

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.installs import InstallError
 from hub.n8n.client import N8nClient
-from hub.n8n.install import InstallError, N8nInstall, ensure_n8n, ensure_prism
+from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n, N8nStartError
 from hub.n8n.provision import ProvisionError, provision_owner_and_key
-from hub.sandbox.runner import Sandbox, SandboxError
+from hub.sandbox import Sandbox, SandboxError, ensure_prism
 
 OWNER_EMAIL = "owner@hub.test"
 OWNER_PASSWORD = "Hub-Tests-Passw0rd"

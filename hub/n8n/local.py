@@ -1,6 +1,9 @@
 """Run the installed n8n headless on loopback with SQLite in a user folder.
 
-A Python port of ``start-n8n.sh`` / ``stop-n8n.sh`` plus the settings the hub needs.
+A Python port of ``start-n8n.sh`` / ``stop-n8n.sh`` plus the settings the hub needs. The
+module holds one idea, the life of one local n8n process (start it or adopt the one already
+serving its folder, wait until it is ready, stop its process group) and the environment it
+runs with; it is long because the measurements behind those settings are kept here.
 
 **Execution data in n8n's database.** Measured on n8n 2.41.1 / Node 24.21.0 (2-core Debian
 VM, shared with other work) with a workflow ``Webhook -> Respond to Webhook`` whose settings
@@ -58,16 +61,22 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import time
 import weakref
 from collections.abc import Mapping
+from io import BufferedWriter
 from pathlib import Path
 
 import httpx
 
+from hub.core.processes import (
+    die_with_parent_hook,
+    pid_alive,
+    port_in_use,
+    read_environ,
+    send_signal,
+)
 from hub.n8n.install import N8nInstall
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -100,6 +109,7 @@ class N8nStartError(RuntimeError):
 
 
 def generate_encryption_key() -> str:
+    """A new random key for n8n to encrypt its credentials with."""
     return secrets.token_urlsafe(32)
 
 
@@ -112,47 +122,6 @@ def disabled_modules(install: N8nInstall, wanted: tuple[str, ...] = WANTED_DISAB
     except OSError:
         known = set()
     return ",".join(name for name in wanted if name in known)
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
-def _read_environ(pid: int) -> dict[str, str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return None
-    out: dict[str, str] = {}
-    for item in raw.split(b"\0"):
-        if b"=" in item:
-            k, v = item.split(b"=", 1)
-            out[k.decode(errors="replace")] = v.decode(errors="replace")
-    return out
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not yet reaped) counts as dead
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class LocalN8n:
@@ -202,31 +171,37 @@ class LocalN8n:
         self.ready_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None  # set for both a started and an adopted process
-        self._log_fh = None
+        self._log_fh: BufferedWriter | None = None
 
     # ------------------------------------------------------------------ paths
     @property
     def url(self) -> str:
+        """Where this n8n serves its API, UI and webhooks."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def broker_port(self) -> int:
+        """The task-runner broker's port (``port + 1`` unless overridden)."""
         return int(self.extra_env.get("N8N_RUNNERS_BROKER_PORT", self.port + 1))
 
     @property
     def pid_file(self) -> Path:
+        """Where the running n8n's pid is kept, for a later process to adopt it."""
         return self.user_folder / "n8n.pid"
 
     @property
     def log_path(self) -> Path:
+        """n8n's output (appended to across starts)."""
         return self.user_folder / "n8n.log"
 
     @property
     def database_path(self) -> Path:
+        """n8n's SQLite database."""
         return self.user_folder / ".n8n" / "database.sqlite"
 
     @property
     def pid(self) -> int | None:
+        """The n8n process (started or adopted), None when not running."""
         return self._pid
 
     def _existing_key(self) -> str | None:
@@ -239,6 +214,7 @@ class LocalN8n:
 
     # ------------------------------------------------------------------ env
     def build_env(self) -> dict[str, str]:
+        """The whole environment n8n runs with (nothing else leaks in from ours)."""
         env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
         env["PATH"] = f"{self.install.node_bin.parent}{os.pathsep}/usr/local/bin:/usr/bin:/bin"
         env.update(
@@ -284,13 +260,14 @@ class LocalN8n:
 
     # ------------------------------------------------------------------ state
     def is_running(self) -> bool:
+        """Whether the n8n this object started or adopted still runs."""
         if self._proc is not None:
             return self._proc.poll() is None
-        return self._pid is not None and _pid_alive(self._pid)
+        return self._pid is not None and pid_alive(self._pid)
 
     def _is_ours(self, pid: int) -> tuple[bool, int | None]:
         """(same user folder?, its port) for a live pid from our pid file."""
-        environ = _read_environ(pid)
+        environ = read_environ(pid)
         if environ is None:  # no /proc: trust the pid file in our own folder
             return True, self.port
         folder = environ.get("N8N_USER_FOLDER")
@@ -359,7 +336,7 @@ class LocalN8n:
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: stop() signals n8n + task runner
-            preexec_fn=_set_pdeathsig if self.die_with_parent and sys.platform == "linux" else None,
+            preexec_fn=die_with_parent_hook(self.die_with_parent),
         )
         self._pid = self._proc.pid
         self.pid_file.write_text(f"{self._pid}\n")
@@ -399,15 +376,11 @@ class LocalN8n:
         for entry in proc.iterdir():
             if not entry.name.isdigit():
                 continue
-            environ = _read_environ(int(entry.name))
+            environ = read_environ(int(entry.name))
             if not environ or environ.get("N8N_PORT") != str(self.port):
                 continue
             folder = environ.get("N8N_USER_FOLDER")
-            if (
-                folder
-                and Path(folder).resolve() == self.user_folder
-                and _pid_alive(int(entry.name))
-            ):
+            if folder and Path(folder).resolve() == self.user_folder and pid_alive(int(entry.name)):
                 found.append(int(entry.name))
         return min(found) if found else None  # n8n itself, not a child it started
 
@@ -423,7 +396,7 @@ class LocalN8n:
                 return False
             pid = found
             self.pid_file.write_text(f"{pid}\n")
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             self.pid_file.unlink(missing_ok=True)  # stale
             return False
         same_folder, its_port = self._is_ours(pid)
@@ -438,7 +411,7 @@ class LocalN8n:
         t0 = time.monotonic()
         with httpx.Client(timeout=2.0) as client:
             while not self._ready(client):
-                if not _pid_alive(pid):
+                if not pid_alive(pid):
                     self.pid_file.unlink(missing_ok=True)
                     return False
                 if time.monotonic() - t0 > timeout:
@@ -458,6 +431,7 @@ class LocalN8n:
         pid = self._pid
         if pid is None:
             return
+        pgid: int | None
         try:
             pgid = os.getpgid(pid)
         except ProcessLookupError:
@@ -475,22 +449,20 @@ class LocalN8n:
                     self._proc.wait(5)
         # the task runner and any other child left in the group
         if pgid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
+            send_signal(pgid, signal.SIGKILL, group=True)
         self._cleanup_after_exit()
 
     def _alive(self, pid: int) -> bool:
         if self._proc is not None and self._proc.pid == pid:
             return self._proc.poll() is None
-        return _pid_alive(pid)
+        return pid_alive(pid)
 
     @staticmethod
     def _signal(pid: int, pgid: int | None, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if pgid is not None:
-                os.killpg(pgid, sig)
-            else:
-                os.kill(pid, sig)
+        if pgid is not None:
+            send_signal(pgid, sig, group=True)
+        else:
+            send_signal(pid, sig)
 
     def _cleanup_after_exit(self) -> None:
         if self._proc is not None:

@@ -7,11 +7,15 @@ import signal
 import sys
 import threading
 
-from hub.n8n.install import InstallError, ensure_prism
-from hub.sandbox.runner import Sandbox, SandboxError, available_vendors
+from hub.core.installs import InstallError
+from hub.sandbox.errors import SandboxError
+from hub.sandbox.install import ensure_prism
+from hub.sandbox.runner import Sandbox
+from hub.sandbox.vendors import available_vendors
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start the sandbox, print its URLs and serve until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m hub.sandbox",
         description="Serve the vendor specs with Prism behind the recording sandbox proxy.",

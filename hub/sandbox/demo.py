@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
 from hub.connections import service as connections
 from hub.core.errors import HubError
-
-# Integration slug -> sandbox vendor name (the spec file's name), where they differ.
-SANDBOX_VENDORS = {"google_maps": "google_maps_geocode"}
-
-
-def sandbox_vendor(integration: str) -> str:
-    """The sandbox vendor that stands in for an integration."""
-    return SANDBOX_VENDORS.get(integration, integration)
+from hub.sandbox.vendors import sandbox_vendor
+from vault import Vault
 
 
 def demo_credentials() -> dict[str, dict[str, str]]:
@@ -46,14 +40,14 @@ def demo_credentials() -> dict[str, dict[str, str]]:
 
 
 def ensure_demo_tenant(
-    s: Session, vault: Any, base_url_for: Any, slug: str = "demo"
+    s: Session, vault: Vault, base_url_for: Callable[[str], str], slug: str = "demo"
 ) -> tuple[str, list[str]]:
     """Create (or refresh) the demo tenant and its sandbox connections; returns (id, slugs)."""
     try:
         tenant = accounts.get_tenant(s, slug)
     except HubError:  # not_found: the first `hub up`
         tenant = accounts.create_tenant(s, slug, "Demo contractor")
-    made = []
+    made: list[str] = []
     for integration, creds in demo_credentials().items():
         base = base_url_for(sandbox_vendor(integration))
         existing = connections.connection_for(s, tenant.id, integration)

@@ -33,9 +33,11 @@ class LocalAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
     def content(self) -> bytes:
+        """The body as JSON bytes."""
         return json.dumps(self.body).encode()
 
     def response_headers(self) -> dict[str, str]:
+        """Content type, the answer's own headers and ``sl-violations`` when there are any."""
         out = {"content-type": "application/json", **self.headers}
         if self.violations:
             out["sl-violations"] = json.dumps(self.violations, separators=(",", ":"))
@@ -45,8 +47,8 @@ class LocalAnswer:
 Handler = Callable[[dict[str, str], bytes], LocalAnswer]
 
 
-def _square_error(category: str, code: str, detail: str, fld: str | None = None) -> dict:
-    err: dict[str, Any] = {"category": category, "code": code, "detail": detail}
+def _square_error(category: str, code: str, detail: str, fld: str | None = None) -> dict[str, str]:
+    err = {"category": category, "code": code, "detail": detail}
     if fld:
         err["field"] = fld
     return err
@@ -98,14 +100,15 @@ def square_refund(headers: dict[str, str], body: bytes) -> LocalAnswer:
                 }
             ],
         )
+    parsed: object
     try:
-        doc = json.loads(body or b"null")
+        parsed = json.loads(body or b"null")
     except ValueError:
-        doc = None
+        parsed = None
     problems: list[tuple[str, str, str]] = []  # (field, code, message)
-    if not isinstance(doc, dict):
+    doc: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+    if not isinstance(parsed, dict):
         problems.append(("body", "INVALID_BODY", "The request body must be a JSON object."))
-        doc = {}
     key = doc.get("idempotency_key")
     if key is None:
         problems.append(("idempotency_key", "MISSING_REQUIRED_PARAMETER", "is required"))
@@ -113,7 +116,7 @@ def square_refund(headers: dict[str, str], body: bytes) -> LocalAnswer:
         problems.append(
             ("idempotency_key", "INVALID_VALUE", "must be a string of 1 to 45 characters")
         )
-    money = doc.get("amount_money")
+    money: Any = doc.get("amount_money")  # JSON, checked below
     if money is None:
         problems.append(("amount_money", "MISSING_REQUIRED_PARAMETER", "is required"))
     elif not isinstance(money, dict):

@@ -9,8 +9,8 @@ import pytest
 
 from hub.db.base import utcnow
 from hub.web import csrf
+from hub.web.login import safe_next
 from hub.web.present import ago, integration_state, money, redact, steps, summarize
-from hub.web.routes import safe_next
 
 
 @pytest.mark.parametrize(

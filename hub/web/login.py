@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from hub.accounts import service as accounts
 from hub.accounts import sessions
 from hub.audit.service import record
+from hub.core import caches
 from hub.web import csrf, session, state
 from hub.web.guard import ConsoleRoute, checked_form
 from hub.web.render import render
@@ -61,8 +62,14 @@ class _Throttle:
         with self._lock:
             self._fails.pop(key, None)
 
+    def reset(self) -> None:
+        """Forget every address's failures."""
+        with self._lock:
+            self._fails.clear()
+
 
 throttle = _Throttle()
+caches.register(throttle.reset)
 
 
 def safe_next(value: object) -> str:

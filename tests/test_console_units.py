@@ -1,5 +1,6 @@
 """The console's pure helpers: money and age wording, call summaries, redirect targets after
-sign-in, and CSRF tokens (the browser tests in test_console.py cover the pages)."""
+sign-in, the sign-in throttle, and CSRF tokens (the browser tests in test_console.py cover
+the pages)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from hub.core import caches
 from hub.db.base import utcnow
 from hub.web import csrf
+from hub.web.login import safe_next, throttle
 from hub.web.present import ago, integration_state, money, redact, steps, summarize
-from hub.web.routes import safe_next
 
 
 @pytest.mark.parametrize(
@@ -108,6 +110,16 @@ def test_setup_steps_join_wrapped_lines():
 )
 def test_sign_in_returns_only_to_local_pages(value, expected):
     assert safe_next(value) == expected
+
+
+def test_the_sign_in_throttle_blocks_an_address_and_the_cache_reset_empties_it():
+    for _ in range(throttle.LIMIT):
+        assert not throttle.blocked("198.51.100.7")
+        throttle.fail("198.51.100.7")
+    assert throttle.blocked("198.51.100.7")
+    assert not throttle.blocked("198.51.100.8")  # per address
+    caches.clear_all()  # what the tests' per-test reset calls
+    assert not throttle.blocked("198.51.100.7")
 
 
 def test_csrf_tokens_are_bound_to_their_secret():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from hub.web.routes import render
+from hub.web.render import render
 
 router = APIRouter(include_in_schema=False)
 

@@ -70,7 +70,7 @@ def stamp(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
 
 
-def money(amount: Any, currency: Any) -> str:
+def money(amount: object, currency: object) -> str:
     """Minor units -> '1,250.00 USD' (zero- and three-decimal currencies respected)."""
     cur = str(currency or "").upper()
     if not isinstance(amount, int) or isinstance(amount, bool):
@@ -87,7 +87,7 @@ def duration(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def short(value: Any, limit: int = 80) -> str:
+def short(value: object, limit: int = 80) -> str:
     """A one-line rendering of a value, cut to `limit` characters."""
     if isinstance(value, str):
         text = value
@@ -118,7 +118,7 @@ def steps(text: str) -> list[str]:
     return out
 
 
-def pretty_json(value: Any) -> str:
+def pretty_json(value: object) -> str:
     """Indented JSON for <pre> blocks."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -128,11 +128,11 @@ def redact(args: dict[str, Any], secret_fields: list[str]) -> dict[str, Any]:
     return {k: (REDACTED if k in secret_fields else v) for k, v in (args or {}).items()}
 
 
-def _quote(text: Any, limit: int = 90) -> str:
+def _quote(text: object, limit: int = 90) -> str:
     return f"“{short(text, limit)}”"
 
 
-def _count(items: Any, noun: str) -> str:
+def _count(items: object, noun: str) -> str:
     n = len(items) if isinstance(items, list) else (1 if items else 0)
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.accounts import service as accounts
 from hub.accounts.auth import Credential, authenticate
 from hub.accounts.sessions import LIFETIME
 from hub.core.callers import Caller, ConsoleIdentity
@@ -143,9 +142,3 @@ def clear_cookie(request: Request, response: Response) -> None:
 def raw_cookie(request: Request) -> str | None:
     """The session cookie value the browser sent, if any."""
     return request.cookies.get(cookie_name(request))
-
-
-def names_of_actors(s: Session, tenant_id: str, actors: set[str]) -> dict[str, str]:
-    """Readable names for audit actors ('user:usr_..' -> email) of one tenant."""
-    ids = [a.removeprefix("user:") for a in actors if a.startswith("user:")]
-    return {f"user:{uid}": email for uid, email in accounts.emails_of(s, tenant_id, ids).items()}

@@ -4,7 +4,7 @@ The cookie holds 256 random bits; the database keeps only their SHA-256 (so a co
 table signs nobody in), the user, the tenant, a per-session CSRF secret and three times.
 Each request re-reads the user, so deactivating a user or changing a role takes effect at
 once. Sessions end at sign-out, after IDLE without a request, and at most LIFETIME after
-sign-in. The cookie itself (names, flags) is the console's business (hub.web.cookies).
+sign-in. The cookie itself (names, flags) is the console's business (hub.web.session).
 """
 
 from __future__ import annotations

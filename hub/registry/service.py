@@ -177,6 +177,8 @@ def capabilities(
 
 
 __all__ = [
+    "Integration",
+    "Tool",
     "ToolProvider",
     "capabilities",
     "get_integration",

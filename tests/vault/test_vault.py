@@ -595,6 +595,6 @@ def test_vault_imports_nothing_from_hub_or_the_web() -> None:
         "('hub', 'fastapi', 'starlette', 'httpx', 'uvicorn', 'mcp')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -10,8 +10,8 @@ import time
 
 import httpx
 
+from tests.e2e.test_secret_hygiene import dump_database
 from tests.helpers import canary, twilio_credentials
-from tests.test_secret_hygiene import dump_database
 
 
 def n8n_files_text(user_folder) -> dict[str, bytes]:

@@ -16,9 +16,9 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.helpers import stripe_credentials, twilio_credentials
-from tests.test_mcp import LAYER1, NATIVE, SMS, connect, err_kind, names, revoke_agent, run
+from tests.mcp.test_mcp import LAYER1, NATIVE, SMS, connect, err_kind, names, revoke_agent, run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def stdio_server(hub, token: str, poll: float = 0.3) -> StdioServerParameters:

@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "correct-horse-battery-staple"
 REASONING = (
     'Customer <b>Johnson</b> approved the 750.00 quote in writing & said "charge the card" '

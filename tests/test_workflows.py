@@ -27,13 +27,15 @@ from sqlalchemy import select
 from hub.core.errors import HubError
 from hub.core.settings import repo_path
 from hub.n8n.client import N8nClient
-from hub.n8n.deploy import deploy_all, pull, rollback, status
+from hub.n8n.deploy import deploy_all
 from hub.n8n.instance import get_instance, register_instance, secret_of
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER
 from hub.n8n.lint import errors, lint_file, lint_folder, lint_workflow
 from hub.n8n.local import LocalN8n, N8nStartError
 from hub.n8n.models import WorkflowDeployment
 from hub.n8n.provision import provision_owner_and_key
+from hub.n8n.status import status
+from hub.n8n.versions import pull, rollback
 from hub.n8n.workflows import (
     WEBHOOK_CREDENTIAL_PLACEHOLDER,
     WorkflowRef,

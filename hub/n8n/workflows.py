@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,15 +163,6 @@ def discover(folder: Path | None = None) -> list[WorkflowFile]:
         except (OSError, ValueError) as exc:
             out.append(WorkflowFile(ref, p, None, f"not valid JSON: {exc}"))
     return sorted(out, key=lambda f: f.ref)
-
-
-def file_versions(folder: Path, integration: str, tool: str) -> list[int]:
-    """Versions of one tool's workflow present as files."""
-    return sorted(
-        f.ref.version
-        for f in discover(folder)
-        if f.ref.integration == integration and f.ref.tool == tool
-    )
 
 
 # --------------------------------------------------------------------------- canonical form
@@ -324,11 +315,3 @@ def to_export(remote: Mapping[str, Any], ref: WorkflowRef) -> dict[str, Any]:
 def dumps(wf: Mapping[str, Any]) -> str:
     """The file text for a workflow (2-space JSON, UTF-8, final newline)."""
     return json.dumps(wf, indent=2, ensure_ascii=False) + "\n"
-
-
-def refs_by_key(files: Iterable[WorkflowFile]) -> dict[str, list[WorkflowFile]]:
-    """Files grouped by ``integration/tool``, versions ascending."""
-    out: dict[str, list[WorkflowFile]] = {}
-    for f in sorted(files, key=lambda f: f.ref):
-        out.setdefault(f.ref.key, []).append(f)
-    return out

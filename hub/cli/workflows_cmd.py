@@ -115,6 +115,7 @@ def deploy(
         task = bar.add_task("", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
+            """Show deploy's progress on the bar."""
             bar.update(task, completed=done, total=total, description=escape(label))
 
         results = deploy_all(

@@ -78,14 +78,17 @@ class WorkflowRef:
 
     @property
     def webhook_path(self) -> str:
+        """This version's webhook path, ``hub/<integration>/<tool>/v<N>``."""
         return webhook_path(self.integration, self.tool, self.version)
 
     @property
     def file_name(self) -> str:
+        """``<tool>.v<N>.json``."""
         return f"{self.tool}.v{self.version}.json"
 
     @property
     def relative_path(self) -> str:
+        """``<integration>/<tool>.v<N>.json``, under the workflows folder."""
         return f"{self.integration}/{self.file_name}"
 
     @property
@@ -94,6 +97,7 @@ class WorkflowRef:
         return f"hub: {self.key} v{self.version}"
 
     def with_version(self, version: int) -> WorkflowRef:
+        """The same tool's workflow at another version."""
         return WorkflowRef(self.integration, self.tool, version)
 
     def __str__(self) -> str:
@@ -174,6 +178,7 @@ def _nodes(wf: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def webhook_nodes(wf: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The workflow's Webhook nodes."""
     return [n for n in _nodes(wf) if n.get("type") == WEBHOOK_NODE_TYPE]
 
 
@@ -300,7 +305,8 @@ def to_export(remote: Mapping[str, Any], ref: WorkflowRef) -> dict[str, Any]:
                     "id": WEBHOOK_CREDENTIAL_PLACEHOLDER,
                     "name": WEBHOOK_CREDENTIAL_NAME,
                 }
-    settings = remote.get("settings") if isinstance(remote.get("settings"), dict) else {}
+    raw_settings = remote.get("settings")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     kept = {k: settings[k] for k in (*ENFORCED_SETTINGS, "executionTimeout") if k in settings}
     return {
         "name": ref.n8n_name,

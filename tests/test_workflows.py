@@ -2,8 +2,13 @@
 
 The deploy tests run against their own n8n (module fixture ``wf_n8n``, started by the
 project's code like ``local_n8n``) so they never touch the workflows the live hub of
-``tests/live_hub.py`` deployed to the shared one (same names, same webhook paths). They
-work on a copy of ``n8n_workflows/`` in a temporary folder, since pull writes files.
+``tests/live_hub.py`` deployed to the shared one (same names, same webhook paths).
+
+Each deploy test stands alone: ``wf_rt`` gives it a fresh hub (its own SQLite database and
+a copy of ``n8n_workflows/`` in ``tmp_path``, since pull writes files) and empties n8n of
+hub workflows before and after; ``deployed`` / ``twilio_deployed`` deploy first, and the
+helpers (``_edit_in_editor``, ``_add_version``, ``pull``) build the rest of the state a test
+needs. The CLI test is one operator session and says so.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ from sqlalchemy import select
 from hub.core.errors import HubError
 from hub.core.settings import repo_path
 from hub.n8n.client import N8nClient
-from hub.n8n.deploy import deploy_all, pull, rollback, status
+from hub.n8n.deploy import deploy_all
 from hub.n8n.instance import get_instance, register_instance, secret_of
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER
 from hub.n8n.lint import errors, lint_file, lint_folder, lint_workflow
 from hub.n8n.local import LocalN8n, N8nStartError
 from hub.n8n.models import WorkflowDeployment
 from hub.n8n.provision import provision_owner_and_key
+from hub.n8n.status import status
+from hub.n8n.versions import pull, rollback
 from hub.n8n.workflows import (
     WEBHOOK_CREDENTIAL_PLACEHOLDER,
     WorkflowRef,
@@ -489,7 +496,7 @@ def test_checksum_sees_behaviour_changes(change):
 
 @pytest.fixture(scope="module")
 def wf_n8n(n8n_install, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """An n8n of this module's own: (url, api key)."""
+    """An n8n of this module's own: (url, api key). Started once; each test empties it."""
     n8n = LocalN8n(
         n8n_install,
         tmp_path_factory.mktemp("wf-n8n"),
@@ -508,23 +515,66 @@ def wf_n8n(n8n_install, tmp_path_factory) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def wf_rt(wf_n8n, tmp_path_factory) -> Iterator[Runtime]:
-    """A hub runtime (SQLite) registered with ``wf_n8n``, its workflows folder a copy."""
-    tmp = tmp_path_factory.mktemp("wf-hub")
-    shutil.copytree(SHIPPED, tmp / "workflows")
-    rt = open_runtime(
-        make_settings(tmp, f"sqlite:///{tmp / 'hub.db'}", workflows_dir=tmp / "workflows")
-    )
-    with rt.db.session() as s:
-        register_instance(s, rt.vault, wf_n8n[0], api_key=wf_n8n[1])
-    yield rt
-    rt.close()
-
-
-@pytest.fixture(scope="module")
 def n8n_client(wf_n8n) -> Iterator[N8nClient]:
     with N8nClient(*wf_n8n) as c:
         yield c
+
+
+def _clear_n8n(client: N8nClient, credential_id: str | None = None) -> None:
+    """Delete every hub workflow (and the test's webhook credential) from ``wf_n8n``.
+
+    Every test deploys the same names and webhook paths, and deploy adopts a workflow it
+    finds by name: a leftover would change what the next test sees.
+    """
+    for wf in client.list_workflows():
+        if str(wf.get("name", "")).startswith("hub: "):
+            try:
+                client.deactivate(wf["id"])
+            finally:
+                client.delete_workflow(wf["id"])
+    if credential_id and client.get_credential(credential_id) is not None:
+        client.delete_credential(credential_id)
+
+
+@pytest.fixture
+def wf_rt(wf_n8n, n8n_client, tmp_path) -> Iterator[Runtime]:
+    """A fresh hub runtime (SQLite) registered with ``wf_n8n``, nothing deployed, its
+    workflows folder a copy of the shipped one; n8n holds no hub workflow before or after."""
+    _clear_n8n(n8n_client)
+    shutil.copytree(SHIPPED, tmp_path / "workflows")
+    (tmp_path / "hub").mkdir()
+    rt = open_runtime(
+        make_settings(
+            tmp_path / "hub",
+            f"sqlite:///{tmp_path / 'hub' / 'hub.db'}",
+            workflows_dir=tmp_path / "workflows",
+        )
+    )
+    with rt.db.session() as s:
+        register_instance(s, rt.vault, wf_n8n[0], api_key=wf_n8n[1])
+    try:
+        yield rt
+    finally:
+        with rt.db.session() as s:
+            credential_id = get_instance(s).webhook_auth_n8n_id
+        rt.close()
+        _clear_n8n(n8n_client, credential_id)
+
+
+@pytest.fixture
+def deployed(wf_rt) -> Runtime:
+    """``wf_rt`` with every shipped workflow deployed, published and live at v1."""
+    results = deploy_all(wf_rt)
+    assert {r.action for r in results} == {"created"}, [str(r.ref) for r in results]
+    return wf_rt
+
+
+@pytest.fixture
+def twilio_deployed(wf_rt) -> Runtime:
+    """``wf_rt`` with only twilio/send_sms v1 deployed, published and live."""
+    (r,) = deploy_all(wf_rt, only="twilio/send_sms")
+    assert r.action == "created" and r.live, r.message
+    return wf_rt
 
 
 def _folder(rt: Runtime) -> Path:
@@ -576,7 +626,31 @@ def _status(rt: Runtime, key: str):
     return next(b for b in status(rt) if b.workflow == key)
 
 
+def _edit_in_editor(
+    rt: Runtime, client: N8nClient, ref: WorkflowRef, node: str, timeout: int
+) -> str:
+    """Change a node's request timeout in n8n's copy of ``ref`` (what a save in the n8n
+    editor does); returns the workflow's n8n id."""
+    wid = _row(rt, ref).n8n_id
+    remote = client.get_workflow(wid)
+    _node(remote, node)["parameters"]["options"]["timeout"] = timeout
+    client.update_workflow(wid, remote)
+    return wid
+
+
+def _add_version(rt: Runtime, ref: WorkflowRef) -> Path:
+    """Write ``ref``'s file: the tool's v1 file with ``ref``'s webhook path and a new
+    webhook id (a version that lints clean and deploys next to v1)."""
+    wf = json.loads((_folder(rt) / ref.with_version(1).relative_path).read_text())
+    hook = _node(wf, "Webhook")
+    hook["parameters"]["path"] = ref.webhook_path
+    hook["webhookId"] = str(uuid.uuid4())
+    return _write(_folder(rt), wf, ref.relative_path)
+
+
 TW1 = WorkflowRef("twilio", "send_sms", 1)
+TW2 = TW1.with_version(2)
+SMS_TIMEOUT = _node(TW, "Send SMS")["parameters"]["options"]["timeout"]  # the file's value
 
 
 @pytest.mark.n8n
@@ -606,16 +680,16 @@ def test_deploy_creates_publishes_and_requires_the_webhook_header(wf_rt, n8n_cli
 
 
 @pytest.mark.n8n
-def test_redeploy_of_unchanged_files_only_verifies(wf_rt, n8n_client):
-    before = n8n_client.get_workflow(_row(wf_rt, TW1).n8n_id)["versionId"]
-    results = deploy_all(wf_rt)
+def test_redeploy_of_unchanged_files_only_verifies(deployed, n8n_client):
+    before = n8n_client.get_workflow(_row(deployed, TW1).n8n_id)["versionId"]
+    results = deploy_all(deployed)
     assert {r.action for r in results} == {"unchanged"}
-    assert n8n_client.get_workflow(_row(wf_rt, TW1).n8n_id)["versionId"] == before
+    assert n8n_client.get_workflow(_row(deployed, TW1).n8n_id)["versionId"] == before
 
 
 @pytest.mark.n8n
-def test_status_after_deploy_shows_no_drift(wf_rt):
-    rows = {b.workflow: b for b in status(wf_rt)}
+def test_status_after_deploy_shows_no_drift(deployed):
+    rows = {b.workflow: b for b in status(deployed)}
     for key in EXPECTED:
         b = rows[key]
         assert b.live_version == 1 and b.deployed == [1] and b.files == [1]
@@ -624,31 +698,34 @@ def test_status_after_deploy_shows_no_drift(wf_rt):
 
 
 @pytest.mark.n8n
-def test_a_lost_webhook_credential_is_recreated(wf_rt, n8n_client):
-    with wf_rt.db.session() as s:
+def test_a_lost_webhook_credential_is_recreated(deployed, n8n_client):
+    with deployed.db.session() as s:
         old = get_instance(s).webhook_auth_n8n_id
     n8n_client.delete_credential(old)
-    results = deploy_all(wf_rt, only="sendgrid/send_email")
+    results = deploy_all(deployed, only="sendgrid/send_email")
     assert [r.action for r in results] == ["updated"]
-    with wf_rt.db.session() as s:
+    with deployed.db.session() as s:
         new = get_instance(s).webhook_auth_n8n_id
     assert new and new != old
     path = "hub/sendgrid/send_email/v1"
-    assert _hook(wf_rt, path, {WEBHOOK_AUTH_HEADER: _secret(wf_rt)}).status_code == 200
+    assert _hook(deployed, path, {WEBHOOK_AUTH_HEADER: _secret(deployed)}).status_code == 200
     # The others still point at the deleted credential until they are redeployed.
-    assert {r.action for r in deploy_all(wf_rt)} == {"updated", "unchanged"}
-    assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: _secret(wf_rt)}).status_code == 200
+    assert {r.action for r in deploy_all(deployed)} == {"updated", "unchanged"}
+    assert (
+        _hook(deployed, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: _secret(deployed)}).status_code
+        == 200
+    )
 
 
 @pytest.mark.n8n
-def test_deploy_brings_a_rotated_webhook_secret_to_n8n(wf_rt):
+def test_deploy_brings_a_rotated_webhook_secret_to_n8n(deployed):
     from hub.n8n.models import SYSTEM_TENANT
 
-    old = _secret(wf_rt)
+    old = _secret(deployed)
     new = secrets.token_urlsafe(32)
-    with wf_rt.db.session() as s:
+    with deployed.db.session() as s:
         inst = get_instance(s)
-        wf_rt.vault.put(
+        deployed.vault.put(
             s,
             tenant_id=SYSTEM_TENANT,
             owner_id="n8n:default",
@@ -656,56 +733,55 @@ def test_deploy_brings_a_rotated_webhook_secret_to_n8n(wf_rt):
             fields={"secret": new},
             credential_id=inst.webhook_secret_credential_id,
         )
-    assert {r.action for r in deploy_all(wf_rt)} == {"unchanged"}
-    assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: old}).status_code == 403
-    assert _hook(wf_rt, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: new}).status_code == 200
+    assert {r.action for r in deploy_all(deployed)} == {"unchanged"}
+    assert _hook(deployed, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: old}).status_code == 403
+    assert _hook(deployed, TW1.webhook_path, {WEBHOOK_AUTH_HEADER: new}).status_code == 200
 
 
 @pytest.mark.n8n
-def test_deploy_refuses_a_file_that_fails_lint(wf_rt):
+def test_deploy_refuses_a_file_that_fails_lint(twilio_deployed):
+    rt = twilio_deployed
     bad = _twilio()
     _mut_sk_live_header(bad)
     _node(bad, "Webhook")["parameters"]["path"] = "hub/twilio/send_sms/v9"
-    path = _write(_folder(wf_rt), bad, "twilio/send_sms.v9.json")
-    try:
-        results = deploy_all(wf_rt, only="twilio/send_sms")
-        by_version = {r.version: r for r in results}
-        assert by_version[9].action == "refused" and not by_version[9].ok
-        assert any("Stripe" in p.reason for p in by_version[9].problems)
-        assert by_version[1].action == "unchanged"
-        assert _row(wf_rt, WorkflowRef("twilio", "send_sms", 9)) is None
-        assert _live(wf_rt, "twilio/send_sms") == 1
-    finally:
-        path.unlink()
+    _write(_folder(rt), bad, "twilio/send_sms.v9.json")
+    results = deploy_all(rt, only="twilio/send_sms")
+    by_version = {r.version: r for r in results}
+    assert by_version[9].action == "refused" and not by_version[9].ok
+    assert any("Stripe" in p.reason for p in by_version[9].problems)
+    assert by_version[1].action == "unchanged"
+    assert _row(rt, WorkflowRef("twilio", "send_sms", 9)) is None
+    assert _live(rt, "twilio/send_sms") == 1
 
 
 @pytest.mark.n8n
-def test_editor_changes_are_drift_but_moving_a_node_is_not(wf_rt, n8n_client):
-    wid = _row(wf_rt, TW1).n8n_id
+def test_editor_changes_are_drift_but_moving_a_node_is_not(twilio_deployed, n8n_client):
+    rt = twilio_deployed
+    wid = _row(rt, TW1).n8n_id
     remote = n8n_client.get_workflow(wid)
     for n in remote["nodes"]:
         n["position"] = [n["position"][0] + 120, n["position"][1] + 60]
     n8n_client.update_workflow(wid, remote)  # what the editor's save does
-    assert not _status(wf_rt, "twilio/send_sms").drift
+    assert not _status(rt, "twilio/send_sms").drift
 
-    remote = n8n_client.get_workflow(wid)
-    _node(remote, "Send SMS")["parameters"]["options"]["timeout"] = 7000
-    n8n_client.update_workflow(wid, remote)
-    st = _status(wf_rt, "twilio/send_sms")
+    _edit_in_editor(rt, n8n_client, TW1, "Send SMS", 7000)
+    st = _status(rt, "twilio/send_sms")
     assert st.drift == [1] and st.live_drifted and not st.healthy
     assert not st.file_changed  # the file did not change; n8n's copy did
 
     # deploy does not overwrite an editor change
-    (r,) = deploy_all(wf_rt, only="twilio/send_sms")
+    (r,) = deploy_all(rt, only="twilio/send_sms")
     assert r.action == "drifted" and "hub workflows pull twilio send_sms" in r.message
     again = n8n_client.get_workflow(wid)
     assert _node(again, "Send SMS")["parameters"]["options"]["timeout"] == 7000
 
 
 @pytest.mark.n8n
-def test_pull_writes_the_next_version_which_lints_clean(wf_rt):
-    path = pull(wf_rt, "twilio", "send_sms")
-    assert path == _folder(wf_rt) / "twilio" / "send_sms.v2.json"
+def test_pull_writes_the_next_version_which_lints_clean(twilio_deployed, n8n_client):
+    rt = twilio_deployed
+    _edit_in_editor(rt, n8n_client, TW1, "Send SMS", 7000)
+    path = pull(rt, "twilio", "send_sms")
+    assert path == _folder(rt) / "twilio" / "send_sms.v2.json"
     assert lint_file(path) == []
     wf = json.loads(path.read_text())
     hook = _node(wf, "Webhook")
@@ -715,70 +791,84 @@ def test_pull_writes_the_next_version_which_lints_clean(wf_rt):
     assert wf["name"] == "hub: twilio/send_sms v2" and wf["pinData"] == {}
     assert _node(wf, "Send SMS")["parameters"]["options"]["timeout"] == 7000  # the edit
     with pytest.raises(HubError, match="v7 is not deployed"):
-        pull(wf_rt, "twilio", "send_sms", from_version=7)
+        pull(rt, "twilio", "send_sms", from_version=7)
     with pytest.raises(HubError, match="never been deployed"):
-        pull(wf_rt, "slack", "send_slack_message")
+        pull(rt, "slack", "send_slack_message")
 
 
 @pytest.mark.n8n
-def test_deploy_promotes_v2_and_keeps_v1_answering(wf_rt):
-    results = {r.version: r for r in deploy_all(wf_rt, only="twilio/send_sms", force=False)}
+def test_deploy_promotes_v2_and_keeps_v1_answering(twilio_deployed, n8n_client):
+    rt = twilio_deployed
+    _edit_in_editor(rt, n8n_client, TW1, "Send SMS", 7000)
+    pull(rt, "twilio", "send_sms")
+    results = {r.version: r for r in deploy_all(rt, only="twilio/send_sms", force=False)}
     assert results[2].action == "created" and results[2].live
     assert results[1].action == "drifted" and not results[1].live
-    assert _live(wf_rt, "twilio/send_sms") == 2
-    secret = {WEBHOOK_AUTH_HEADER: _secret(wf_rt)}
+    assert _live(rt, "twilio/send_sms") == 2
+    secret = {WEBHOOK_AUTH_HEADER: _secret(rt)}
     for path in ("hub/twilio/send_sms/v1", "hub/twilio/send_sms/v2"):
-        r = _hook(wf_rt, path, secret)
+        r = _hook(rt, path, secret)
         assert r.status_code == 200 and r.json()["error"]["kind"] == "grant_refused", r.text
-    st = _status(wf_rt, "twilio/send_sms")
+    st = _status(rt, "twilio/send_sms")
     assert st.deployed == [1, 2] and st.files == [1, 2] and st.live_version == 2
 
 
 @pytest.mark.n8n
-def test_no_promote_leaves_the_binding(wf_rt):
-    wf = json.loads((_folder(wf_rt) / "twilio" / "send_sms.v2.json").read_text())
-    _node(wf, "Webhook")["parameters"]["path"] = "hub/twilio/send_sms/v3"
-    path = _write(_folder(wf_rt), wf, "twilio/send_sms.v3.json")
-    (r,) = [r for r in deploy_all(wf_rt, only="twilio/send_sms", promote=False) if r.version == 3]
+def test_no_promote_leaves_the_binding(twilio_deployed):
+    rt = twilio_deployed
+    _add_version(rt, TW2)
+    deploy_all(rt, only="twilio/send_sms")
+    assert _live(rt, "twilio/send_sms") == 2
+    path = _add_version(rt, TW1.with_version(3))
+    (r,) = [r for r in deploy_all(rt, only="twilio/send_sms", promote=False) if r.version == 3]
     assert r.action == "created" and not r.live
-    assert _live(wf_rt, "twilio/send_sms") == 2
-    assert _status(wf_rt, "twilio/send_sms").deployed == [1, 2, 3]
+    assert _live(rt, "twilio/send_sms") == 2
+    assert _status(rt, "twilio/send_sms").deployed == [1, 2, 3]
     path.unlink()
-    assert _status(wf_rt, "twilio/send_sms").files == [1, 2]
+    assert _status(rt, "twilio/send_sms").files == [1, 2]
 
 
 @pytest.mark.n8n
-def test_rollback_moves_the_binding_back_and_redeploy_keeps_it(wf_rt):
-    r = rollback(wf_rt, "twilio", "send_sms", 1)
+def test_rollback_moves_the_binding_back_and_redeploy_keeps_it(twilio_deployed):
+    rt = twilio_deployed
+    _add_version(rt, TW2)
+    deploy_all(rt, only="twilio/send_sms")
+    assert _live(rt, "twilio/send_sms") == 2
+    r = rollback(rt, "twilio", "send_sms", 1)
     assert (r.previous, r.live_version, r.bindings) == (2, 1, ["send_sms"])
-    assert _live(wf_rt, "twilio/send_sms") == 1
+    assert _live(rt, "twilio/send_sms") == 1
     # A redeploy that changes nothing does not undo the rollback.
-    deploy_all(wf_rt, only="twilio/send_sms")
-    assert _live(wf_rt, "twilio/send_sms") == 1
+    assert {r.action for r in deploy_all(rt, only="twilio/send_sms")} == {"unchanged"}
+    assert _live(rt, "twilio/send_sms") == 1
     with pytest.raises(HubError, match="v8 is not deployed"):
-        rollback(wf_rt, "twilio", "send_sms", 8)
+        rollback(rt, "twilio", "send_sms", 8)
     with pytest.raises(HubError, match="no registry binding"):
-        rollback(wf_rt, "nosuch", "tool", 1)
+        rollback(rt, "nosuch", "tool", 1)
 
 
 @pytest.mark.n8n
-def test_rollback_refuses_a_version_n8n_no_longer_publishes(wf_rt, n8n_client):
-    ref = WorkflowRef("twilio", "send_sms", 3)
-    n8n_client.deactivate(_row(wf_rt, ref).n8n_id)
+def test_rollback_refuses_a_version_n8n_no_longer_publishes(twilio_deployed, n8n_client):
+    rt = twilio_deployed
+    _add_version(rt, TW2)
+    deploy_all(rt, only="twilio/send_sms", promote=False)
+    assert _row(rt, TW2) is not None and _live(rt, "twilio/send_sms") == 1
+    n8n_client.deactivate(_row(rt, TW2).n8n_id)
     with pytest.raises(HubError, match="not published"):
-        rollback(wf_rt, "twilio", "send_sms", 3)
-    assert _live(wf_rt, "twilio/send_sms") == 1
-    assert 3 in _status(wf_rt, "twilio/send_sms").unpublished
+        rollback(rt, "twilio", "send_sms", 2)
+    assert _live(rt, "twilio/send_sms") == 1
+    assert 2 in _status(rt, "twilio/send_sms").unpublished
 
 
 @pytest.mark.n8n
-def test_deploy_force_overwrites_the_editor_change(wf_rt, n8n_client):
-    (r,) = [r for r in deploy_all(wf_rt, only="twilio/send_sms", force=True) if r.version == 1]
-    assert r.action == "updated" and "overwritten" in r.message
-    remote = n8n_client.get_workflow(_row(wf_rt, TW1).n8n_id)
+def test_deploy_force_overwrites_the_editor_change(twilio_deployed, n8n_client):
+    rt = twilio_deployed
+    _edit_in_editor(rt, n8n_client, TW1, "Send SMS", 7000)
+    (r,) = deploy_all(rt, only="twilio/send_sms", force=True)
+    assert r.version == 1 and r.action == "updated" and "overwritten" in r.message
+    remote = n8n_client.get_workflow(_row(rt, TW1).n8n_id)
     assert "timeout" in _node(remote, "Send SMS")["parameters"]["options"]
-    assert _node(remote, "Send SMS")["parameters"]["options"]["timeout"] == 20000
-    assert {1}.isdisjoint(_status(wf_rt, "twilio/send_sms").drift)
+    assert _node(remote, "Send SMS")["parameters"]["options"]["timeout"] == SMS_TIMEOUT
+    assert {1}.isdisjoint(_status(rt, "twilio/send_sms").drift)
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -812,42 +902,43 @@ def _cli(rt: Runtime, *args: str, check: bool = True) -> subprocess.CompletedPro
 
 
 @pytest.mark.n8n
-def test_cli_lint_status_deploy_pull_rollback(wf_rt, n8n_client, tmp_path):
-    out = _cli(wf_rt, "lint").stdout
-    assert "0 errors" in out and "10 workflow file(s)" in out
+def test_cli_lint_status_deploy_pull_rollback(deployed, n8n_client, tmp_path):
+    """One operator session, in order (each step works on what the one before left):
+    lint, see an editor change as drift, deploy refuses it, pull it as v2, deploy v2
+    without promoting, roll the binding forward to v2."""
+    rt = deployed
+    out = _cli(rt, "lint").stdout
+    assert "0 errors" in out and f"{len(EXPECTED)} workflow file(s)" in out
 
     bad = _twilio()
     _mut_stored_credential(bad)
     bad_path = _write(tmp_path, bad)
-    p = _cli(wf_rt, "lint", str(bad_path), check=False)
+    p = _cli(rt, "lint", str(bad_path), check=False)
     assert p.returncode == 1 and f"/nodes/{I_SEND}/credentials/httpBasicAuth" in p.stdout
 
     # an editor change on sendgrid v1 shows as drift, with the pull command to run
-    wid = _row(wf_rt, WorkflowRef("sendgrid", "send_email", 1)).n8n_id
-    remote = n8n_client.get_workflow(wid)
-    _node(remote, "Send email")["parameters"]["options"]["timeout"] = 9000
-    n8n_client.update_workflow(wid, remote)
-    out = _cli(wf_rt, "status").stdout
+    _edit_in_editor(rt, n8n_client, WorkflowRef("sendgrid", "send_email", 1), "Send email", 9000)
+    out = _cli(rt, "status").stdout
     assert "sendgrid/send_email" in out and "drift in v1" in out
     assert "hub workflows pull sendgrid send_email --from 1" in out
 
-    p = _cli(wf_rt, "deploy", "--only", "mailgun/send_email")
+    p = _cli(rt, "deploy", "--only", "mailgun/send_email")
     assert "unchanged" in p.stdout and "1 workflow version(s) deployed" in p.stdout
-    p = _cli(wf_rt, "deploy", "--only", "sendgrid/send_email", check=False)
+    p = _cli(rt, "deploy", "--only", "sendgrid/send_email", check=False)
     assert p.returncode == 1 and "drifted" in p.stdout
 
-    p = _cli(wf_rt, "pull", "sendgrid", "send_email", "--from", "v1")
-    new = _folder(wf_rt) / "sendgrid" / "send_email.v2.json"
+    p = _cli(rt, "pull", "sendgrid", "send_email", "--from", "v1")
+    new = _folder(rt) / "sendgrid" / "send_email.v2.json"
     assert new.exists()
     assert "send_email.v2.json" in p.stdout and "review the diff" in p.stdout
-    p = _cli(wf_rt, "pull", "sendgrid", "send_email", "--from", "4", check=False)
+    p = _cli(rt, "pull", "sendgrid", "send_email", "--from", "4", check=False)
     assert p.returncode == 1 and "v4 is not deployed" in p.stderr
 
-    p = _cli(wf_rt, "deploy", "--no-promote", "--only", "sendgrid/send_email", check=False)
+    p = _cli(rt, "deploy", "--no-promote", "--only", "sendgrid/send_email", check=False)
     assert "created" in p.stdout
-    assert _live(wf_rt, "sendgrid/send_email") == 1
-    out = _cli(wf_rt, "rollback", "sendgrid", "send_email", "--to", "v2").stdout
+    assert _live(rt, "sendgrid/send_email") == 1
+    out = _cli(rt, "rollback", "sendgrid", "send_email", "--to", "v2").stdout
     assert "live version v2 (was v1)" in out
-    assert _live(wf_rt, "sendgrid/send_email") == 2
-    p = _cli(wf_rt, "rollback", "sendgrid", "send_email", "--to", "x", check=False)
+    assert _live(rt, "sendgrid/send_email") == 2
+    p = _cli(rt, "rollback", "sendgrid", "send_email", "--to", "x", check=False)
     assert p.returncode == 2 and "not a version" in p.stderr

@@ -14,10 +14,10 @@ from rich.table import Table
 from hub.cli.common import console, fail, runtime
 from hub.core.settings import get_settings
 from hub.n8n.deploy import deploy_all
-from hub.n8n.deploy import pull as do_pull
-from hub.n8n.deploy import rollback as do_rollback
-from hub.n8n.deploy import status as binding_status
-from hub.n8n.lint import errors, lint_file, lint_folder
+from hub.n8n.lint import LintProblem, errors, lint_file, lint_folder
+from hub.n8n.status import status as binding_status
+from hub.n8n.versions import pull as do_pull
+from hub.n8n.versions import rollback as do_rollback
 from hub.n8n.workflows import candidate_files, default_folder
 
 workflows_app = typer.Typer(
@@ -44,7 +44,7 @@ def _version(value: str) -> int:
     return int(text)
 
 
-def _print_problems(out: Console, problems: list) -> None:  # type: ignore[type-arg]
+def _print_problems(out: Console, problems: list[LintProblem]) -> None:
     for p in problems:
         colour = "red" if p.is_error else "yellow"
         where = f"{p.file}:{p.path}" if p.path else p.file
@@ -115,6 +115,7 @@ def deploy(
         task = bar.add_task("", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
+            """Show deploy's progress on the bar."""
             bar.update(task, completed=done, total=total, description=escape(label))
 
         results = deploy_all(

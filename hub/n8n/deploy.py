@@ -1,6 +1,8 @@
-"""Deploying workflow files to n8n, and the state around it: status, drift, pull, rollback.
+"""Deploying workflow files to n8n: lint, publish, record, promote.
 
-Nothing here prints; every function returns what happened (the CLI renders it).
+Nothing here prints; :func:`deploy_all` returns what happened per file version (the CLI
+renders it). Status and drift live in :mod:`hub.n8n.status`, pull and rollback in
+:mod:`hub.n8n.versions`.
 
 * :func:`deploy_all` lints every file first (a file with errors is refused, not deployed),
   makes sure n8n holds the header-auth credential every hub webhook requires (the secret
@@ -24,30 +26,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.errors import HubError
 from hub.db.base import utcnow
 from hub.n8n.client import N8nClient, N8nError
-from hub.n8n.instance import HubParts, api_key, get_instance, register_instance, secret_of
+from hub.n8n.deployments import (
+    client_for,
+    deployment,
+    deployments,
+    is_published,
+    matches,
+)
+from hub.n8n.instance import HubParts, get_instance, register_instance, secret_of
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER
 from hub.n8n.lint import LintProblem, errors, lint_file
 from hub.n8n.models import WorkflowDeployment
 from hub.n8n.workflows import (
     WEBHOOK_CREDENTIAL_NAME,
     WEBHOOK_CREDENTIAL_TYPE,
+    WEBHOOK_NODE_TYPE,
     WorkflowFile,
     WorkflowRef,
     checksum,
     default_folder,
     deployable,
     discover,
-    dumps,
-    to_export,
 )
 from hub.registry import service as registry
-from hub.registry.service import ToolProvider
 
 log = logging.getLogger("hub.n8n.deploy")
 
@@ -74,75 +80,13 @@ class DeployResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the version is deployed and published as the file says."""
         return self.action in (CREATED, UPDATED, UNCHANGED)
 
     @property
     def ref(self) -> WorkflowRef:
+        """The workflow version this result is about."""
         return WorkflowRef(self.integration, self.tool, self.version)
-
-
-@dataclass
-class VersionStatus:
-    """One deployed version as n8n has it now."""
-
-    version: int
-    n8n_id: str
-    checksum: str
-    active: bool  # recorded as published
-    in_n8n: bool | None = None  # None: n8n was not asked (unreachable)
-    published: bool | None = None
-    drift: bool | None = None  # n8n's copy differs from what was deployed
-
-
-@dataclass
-class BindingStatus:
-    """A registry binding (tool -> integration workflow) and its workflow versions."""
-
-    tool: str
-    integration: str
-    workflow: str
-    live_version: int | None
-    deployed: list[int] = field(default_factory=list)
-    files: list[int] = field(default_factory=list)
-    drift: list[int] = field(default_factory=list)
-    file_changed: list[int] = field(default_factory=list)
-    not_deployed: list[int] = field(default_factory=list)
-    missing_in_n8n: list[int] = field(default_factory=list)
-    unpublished: list[int] = field(default_factory=list)
-    versions: list[VersionStatus] = field(default_factory=list)
-    n8n_error: str | None = None
-
-    @property
-    def live_drifted(self) -> bool:
-        return self.live_version is not None and self.live_version in self.drift
-
-    @property
-    def healthy(self) -> bool:
-        return not (
-            self.drift
-            or self.file_changed
-            or self.not_deployed
-            or self.missing_in_n8n
-            or self.unpublished
-            or self.n8n_error
-            or (self.files and self.live_version is None)
-        )
-
-
-@dataclass
-class RollbackResult:
-    integration: str
-    tool: str
-    previous: int | None
-    live_version: int
-    bindings: list[str]  # tool names whose binding moved
-
-
-def client_for(rt: HubParts) -> N8nClient:
-    """A client for the configured n8n's public API (HubError n8n_unavailable otherwise)."""
-    with rt.db.session() as s:
-        url, key = api_key(s, rt.vault, rt.settings)
-    return N8nClient(url, key)
 
 
 def ensure_webhook_credential(rt: HubParts, client: N8nClient) -> str:
@@ -171,47 +115,6 @@ def ensure_webhook_credential(rt: HubParts, client: N8nClient) -> str:
         return cred_id
 
 
-def _deployment(s: Session, ref: WorkflowRef) -> WorkflowDeployment | None:
-    return s.scalar(
-        select(WorkflowDeployment).where(
-            WorkflowDeployment.integration == ref.integration,
-            WorkflowDeployment.tool == ref.tool,
-            WorkflowDeployment.version == ref.version,
-        )
-    )
-
-
-def _deployments(s: Session, integration: str, tool: str) -> list[WorkflowDeployment]:
-    return list(
-        s.scalars(
-            select(WorkflowDeployment)
-            .where(WorkflowDeployment.integration == integration, WorkflowDeployment.tool == tool)
-            .order_by(WorkflowDeployment.version)
-        )
-    )
-
-
-def _bindings(s: Session, key: str) -> list[ToolProvider]:
-    return registry.list_bindings(s, key)
-
-
-def remote_checksums(remote: dict[str, Any]) -> list[str]:
-    """Checksums of n8n's draft and of its published version (when it has one)."""
-    out = [checksum(remote)]
-    active = remote.get("activeVersion")
-    if isinstance(active, dict) and isinstance(active.get("nodes"), list):
-        out.append(checksum({**active, "settings": remote.get("settings")}))
-    return out
-
-
-def _is_published(remote: dict[str, Any]) -> bool:
-    return bool(remote.get("active")) or bool(remote.get("activeVersionId"))
-
-
-def _matches(want: str, remote: dict[str, Any]) -> bool:
-    return all(c == want for c in remote_checksums(remote))
-
-
 def _by_name(client: N8nClient, name: str) -> dict[str, Any] | None:
     for wf in client.list_workflows():
         if wf.get("name") == name and not wf.get("isArchived"):
@@ -236,7 +139,7 @@ def _deploy_one(
     result.checksum = want
     payload = deployable(f.data, ref, cred_id)
     with rt.db.session() as s:
-        row = _deployment(s, ref)
+        row = deployment(s, ref)
         recorded = (row.n8n_id, row.checksum) if row else None
     remote = client.find_workflow(recorded[0]) if recorded else None
     if remote is None and recorded is None:
@@ -249,16 +152,14 @@ def _deploy_one(
         cred_ok = all(
             (n.get("credentials") or {}).get(WEBHOOK_CREDENTIAL_TYPE, {}).get("id") == cred_id
             for n in remote.get("nodes", [])
-            if n.get("type") == "n8n-nodes-base.webhook"
+            if n.get("type") == WEBHOOK_NODE_TYPE
         )
-        in_sync = _matches(want, remote) and cred_ok
-        if recorded and recorded[1] == want and in_sync and _is_published(remote):
+        in_sync = matches(want, remote) and cred_ok
+        if recorded and recorded[1] == want and in_sync and is_published(remote):
             result.action, result.n8n_id = UNCHANGED, wid
             result.message = "unchanged: n8n's copy matches the file"
         else:
-            drifted = recorded is not None and not all(
-                c == recorded[1] for c in remote_checksums(remote)
-            )
+            drifted = recorded is not None and not matches(recorded[1], remote)
             if drifted and not force:
                 result.action, result.n8n_id = DRIFTED, wid
                 result.message = (
@@ -282,19 +183,30 @@ def _deploy_one(
         result.message = "created and published" + (
             " (n8n had lost the earlier copy)" if recorded else ""
         )
+    _record(rt, result, want, actor)
+    return result
+
+
+def _record(rt: HubParts, result: DeployResult, want: str, actor: str) -> None:
+    ref = result.ref
     with rt.db.session() as s:
-        row = _deployment(s, ref) or WorkflowDeployment(
+        row = deployment(s, ref) or WorkflowDeployment(
             integration=ref.integration, tool=ref.tool, version=ref.version
         )
         row.checksum = want
         row.n8n_id = result.n8n_id or ""
         row.webhook_path = ref.webhook_path
         row.active = True
+        # An unchanged version keeps when and by whom it was really deployed.
         if result.action != UNCHANGED or row.deployed_at is None:
             row.deployed_at = utcnow()
             row.deployed_by = actor
         s.add(row)
-    return result
+
+
+def _mark_live(s: Session, results: list[DeployResult]) -> None:
+    for r in results:
+        r.live = any(b.live_version == r.version for b in registry.list_bindings(s, r.ref.key))
 
 
 def _promote(rt: HubParts, results: list[DeployResult]) -> None:
@@ -303,14 +215,14 @@ def _promote(rt: HubParts, results: list[DeployResult]) -> None:
         by_key.setdefault(r.ref.key, []).append(r)
     with rt.db.session() as s:
         for key, rs in by_key.items():
-            bindings = _bindings(s, key)
+            bindings = registry.list_bindings(s, key)
             if not bindings:
                 for r in rs:
                     if r.ok:
                         r.message += f"; no registry binding uses {key}, so nothing routes to it"
                 continue
             integration, tool = key.split("/", 1)
-            deployed = [d.version for d in _deployments(s, integration, tool) if d.active]
+            deployed = [d.version for d in deployments(s, integration, tool) if d.active]
             changed = [r.version for r in rs if r.action in (CREATED, UPDATED)]
             for b in bindings:
                 pool = changed if b.live_version is not None else deployed
@@ -326,8 +238,7 @@ def _promote(rt: HubParts, results: list[DeployResult]) -> None:
                         },
                     )
                     registry.set_binding_version(s, b.tool_name, b.integration_slug, target)
-        for r in results:
-            r.live = any(b.live_version == r.version for b in _bindings(s, r.ref.key))
+        _mark_live(s, results)
 
 
 def deploy_all(
@@ -376,11 +287,7 @@ def deploy_all(
         on_progress(done, total, "linted")
     if not deployable_files:
         return results
-    try:
-        client = client_for(rt)
-    except HubError:
-        raise
-    with client:
+    with client_for(rt) as client:
         try:
             cred_id = ensure_webhook_credential(rt, client)
         except N8nError as exc:
@@ -412,162 +319,5 @@ def deploy_all(
         _promote(rt, results)
     else:
         with rt.db.session() as s:
-            for r in results:
-                r.live = any(b.live_version == r.version for b in _bindings(s, r.ref.key))
+            _mark_live(s, results)
     return results
-
-
-def status(
-    rt: HubParts, *, folder: Path | None = None, check_n8n: bool = True
-) -> list[BindingStatus]:
-    """Every registry binding with its files, deployments and drift (n8n asked once per
-    deployed version; when it cannot be reached, ``n8n_error`` says so)."""
-    folder = Path(folder) if folder else default_folder(rt.settings)
-    files = discover(folder)
-    file_sums = {f.ref: checksum(f.data) for f in files if f.data is not None}
-    with rt.db.session() as s:
-        bindings = [
-            (b.tool_name, b.integration_slug, b.workflow, b.live_version)
-            for b in registry.list_bindings(s)
-        ]
-        rows = [
-            (d.integration, d.tool, d.version, d.n8n_id, d.checksum, d.active)
-            for d in s.scalars(select(WorkflowDeployment).order_by(WorkflowDeployment.version))
-        ]
-    client: N8nClient | None = None
-    n8n_error: str | None = None
-    remotes: dict[str, dict[str, Any] | None] = {}
-    if check_n8n and rows:
-        try:
-            client = client_for(rt)
-        except HubError as exc:
-            n8n_error = exc.message
-    try:
-        out: list[BindingStatus] = []
-        for tool, integration, workflow, live in bindings:
-            wi, _, wt = workflow.partition("/")
-            st = BindingStatus(tool, integration, workflow, live, n8n_error=n8n_error)
-            st.files = sorted(f.ref.version for f in files if f.ref.key == workflow)
-            for i_, t_, version, n8n_id, csum, active in rows:
-                if (i_, t_) != (wi, wt):
-                    continue
-                st.deployed.append(version)
-                vs = VersionStatus(version, n8n_id, csum, active)
-                ref = WorkflowRef(wi, wt, version)
-                if ref in file_sums and file_sums[ref] != csum:
-                    st.file_changed.append(version)
-                if client is not None and n8n_error is None:
-                    if n8n_id not in remotes:
-                        try:
-                            remotes[n8n_id] = client.find_workflow(n8n_id)
-                        except N8nError as exc:
-                            n8n_error = st.n8n_error = str(exc)
-                    remote = remotes.get(n8n_id)
-                    if n8n_error is None:
-                        vs.in_n8n = remote is not None
-                        if remote is None:
-                            st.missing_in_n8n.append(version)
-                        else:
-                            vs.published = _is_published(remote)
-                            vs.drift = not _matches(csum, remote)
-                            if vs.drift:
-                                st.drift.append(version)
-                            if not vs.published:
-                                st.unpublished.append(version)
-                st.versions.append(vs)
-            st.not_deployed = [v for v in st.files if v not in st.deployed]
-            out.append(st)
-        return out
-    finally:
-        if client is not None:
-            client.close()
-
-
-def pull(
-    rt: HubParts,
-    integration: str,
-    tool: str,
-    from_version: int | None = None,
-    folder: Path | None = None,
-) -> Path:
-    """Write n8n's current copy of a deployed version (default: the live one) as the next
-    version's file, ``<tool>.v<N+1>.json`` where N is the highest version known (file or
-    deployment). Refuses to overwrite an existing file. Returns the new file's path."""
-    folder = Path(folder) if folder else default_folder(rt.settings)
-    key = f"{integration}/{tool}"
-    with rt.db.session() as s:
-        deployed = _deployments(s, integration, tool)
-        if from_version is None:
-            lives = [b.live_version for b in _bindings(s, key) if b.live_version is not None]
-            from_version = max(lives) if lives else (deployed[-1].version if deployed else None)
-        if from_version is None:
-            raise HubError(
-                "not_found",
-                f"{key} has never been deployed: there is no n8n copy to pull. "
-                "Run `hub workflows deploy` first.",
-            )
-        row = next((d for d in deployed if d.version == from_version), None)
-        if row is None:
-            known = ", ".join(f"v{d.version}" for d in deployed) or "none"
-            raise HubError(
-                "not_found",
-                f"{key} v{from_version} is not deployed (deployed: {known}).",
-            )
-        n8n_id = row.n8n_id
-        highest = max([d.version for d in deployed] + [from_version])
-    existing = [f.ref.version for f in discover(folder) if f.ref.key == key]
-    new_ref = WorkflowRef(integration, tool, max([highest, *existing]) + 1)
-    target = folder / integration / new_ref.file_name
-    if target.exists():
-        raise HubError("conflict", f"{target} already exists; not overwriting it.")
-    with client_for(rt) as client:
-        remote = client.find_workflow(n8n_id)
-    if remote is None:
-        raise HubError(
-            "not_found",
-            f"n8n no longer has {key} v{from_version} (id {n8n_id}); redeploy it first.",
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(dumps(to_export(remote, new_ref)), encoding="utf-8")
-    log.info(
-        "workflow pulled",
-        extra={"workflow": key, "from": from_version, "to": new_ref.version, "file": str(target)},
-    )
-    return target
-
-
-def rollback(rt: HubParts, integration: str, tool: str, to_version: int) -> RollbackResult:
-    """Point the registry binding(s) of ``integration/tool`` at an earlier deployed and
-    published version. Not audited per tenant (the audit log is per tenant; this is an
-    operator action on the catalog): it is logged."""
-    key = f"{integration}/{tool}"
-    with rt.db.session() as s:
-        bindings = _bindings(s, key)
-        if not bindings:
-            raise HubError("not_found", f"no registry binding uses the workflow {key}.")
-        row = _deployment(s, WorkflowRef(integration, tool, to_version))
-        if row is None or not row.active:
-            known = ", ".join(f"v{d.version}" for d in _deployments(s, integration, tool))
-            raise HubError(
-                "not_found",
-                f"{key} v{to_version} is not deployed (deployed: {known or 'none'}); "
-                "deploy it before rolling back to it.",
-            )
-        n8n_id = row.n8n_id
-    with client_for(rt) as client:
-        remote = client.find_workflow(n8n_id)
-    if remote is None or not _is_published(remote):
-        raise HubError(
-            "conflict",
-            f"{key} v{to_version} is not published in n8n (id {n8n_id}"
-            f"{', missing' if remote is None else ', inactive'}); redeploy it first.",
-        )
-    with rt.db.session() as s:
-        previous = next((b.live_version for b in _bindings(s, key)), None)
-        registry.set_live_version(s, key, to_version)
-        names = [b.tool_name for b in _bindings(s, key)]
-    log.warning(
-        "workflow rollback",
-        extra={"workflow": key, "from": previous, "to": to_version, "tools": names},
-    )
-    return RollbackResult(integration, tool, previous, to_version, names)

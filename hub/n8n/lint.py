@@ -2,6 +2,8 @@
 
 Each problem names the file, a JSON pointer into it (``/nodes/2/parameters/url``) and the
 reason in words an operator can act on. Errors block deploy; warnings (a Code node) do not.
+This module holds one idea, the contract check, and is long because the contract is: the
+rules below share one walk over the nodes and connections.
 
 Rules (DESIGN.md section 4 and the workflow contract):
 
@@ -94,6 +96,7 @@ class LintProblem:
 
     @property
     def is_error(self) -> bool:
+        """Whether this problem blocks deploy."""
         return self.severity == ERROR
 
     def __str__(self) -> str:
@@ -174,6 +177,11 @@ def secret_reason(value: str, *, header_value: bool = False) -> str | None:
     return None
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (files may hold anything)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _is_trigger(node: dict[str, Any]) -> bool:
     t = str(node.get("type", "")).lower()
     return t.endswith("trigger") or t == WEBHOOK_NODE_TYPE.lower() or "cron" in t
@@ -190,9 +198,11 @@ class _Linter:
         self.problems: list[LintProblem] = []
 
     def add(self, path: str, reason: str, severity: str = ERROR) -> None:
+        """Record one problem at JSON pointer ``path``."""
         self.problems.append(LintProblem(self.file, path, reason, severity))
 
     def run(self) -> list[LintProblem]:
+        """Every problem of the workflow (only the first when it is no workflow at all)."""
         wf = self.wf
         nodes = wf.get("nodes")
         conns = wf.get("connections")
@@ -235,15 +245,16 @@ class _Linter:
 
     # ------------------------------------------------------------------ structure
     def outputs(self, conns: dict[str, Any], name: str) -> list[list[str]]:
+        """The node names on each main output of ``name``, output by output."""
         main = (conns.get(name) or {}).get("main") if isinstance(conns.get(name), dict) else None
         if not isinstance(main, list):
             return []
         return [
-            [t.get("node") for t in (o or []) if isinstance(t, dict) and t.get("node")]
-            for o in main
+            [t["node"] for t in (o or []) if isinstance(t, dict) and t.get("node")] for o in main
         ]
 
     def targets(self, conns: dict[str, Any], name: str) -> list[str]:
+        """Every node ``name`` connects to, over all connection kinds."""
         by_type = conns.get(name)
         out: list[str] = []
         if isinstance(by_type, dict):
@@ -255,6 +266,7 @@ class _Linter:
         return out
 
     def check_connections(self, conns: dict[str, Any]) -> None:
+        """Connections from or to nodes that do not exist."""
         for source, by_type in conns.items():
             if source not in self.by_name:
                 self.add(pointer("connections", source), f"connects from unknown node {source!r}")
@@ -272,6 +284,7 @@ class _Linter:
                             )
 
     def check_trigger(self) -> tuple[int, dict[str, Any]] | None:
+        """Exactly one trigger, the hub's Webhook, set up as the contract says."""
         hooks = [(i, n) for i, n in enumerate(self.nodes) if isinstance(n, dict) and _is_trigger(n)]
         webhooks = [(i, n) for i, n in hooks if n.get("type") == WEBHOOK_NODE_TYPE]
         for i, n in hooks:
@@ -287,7 +300,7 @@ class _Linter:
             for i, _ in webhooks[1:]:
                 self.add(pointer("nodes", i), "a second Webhook trigger: exactly one is allowed")
         i, n = webhooks[0]
-        p = n.get("parameters") if isinstance(n.get("parameters"), dict) else {}
+        p = _obj(n.get("parameters"))
         if n.get("typeVersion") != WEBHOOK_TYPE_VERSION:
             self.add(
                 pointer("nodes", i, "typeVersion"),
@@ -317,7 +330,7 @@ class _Linter:
                 "must be 'headerAuth' (the hub's X-Hub-Webhook-Token): otherwise anyone who "
                 "can reach n8n can run the workflow",
             )
-        creds = n.get("credentials") if isinstance(n.get("credentials"), dict) else {}
+        creds = _obj(n.get("credentials"))
         hc = creds.get(WEBHOOK_CREDENTIAL_TYPE)
         if not isinstance(hc, dict) or hc.get("name") != WEBHOOK_CREDENTIAL_NAME:
             self.add(
@@ -328,9 +341,10 @@ class _Linter:
         return i, n
 
     def check_graph(self, webhook: tuple[int, dict[str, Any]], conns: dict[str, Any]) -> None:
-        start = webhook[1].get("name")
-        seen = {start}
-        queue = [start]
+        """Every node reachable and enabled; every branch ends at a Respond node."""
+        start = webhook[1].get("name")  # node names come from the file: anything JSON
+        seen: set[Any] = {start}
+        queue: list[Any] = [start]
         while queue:
             for t in self.targets(conns, queue.pop()):
                 if t not in seen and t in self.by_name:
@@ -362,9 +376,10 @@ class _Linter:
 
     # ------------------------------------------------------------------ nodes
     def check_node(self, i: int, n: dict[str, Any], conns: dict[str, Any]) -> None:
+        """One node: error outputs, IF branches, Code, credentials, literal secrets."""
         name = n.get("name", "")
         ntype = n.get("type")
-        params = n.get("parameters") if isinstance(n.get("parameters"), dict) else {}
+        params = _obj(n.get("parameters"))
         outs = self.outputs(conns, name)
 
         if ntype == HTTP_NODE_TYPE:
@@ -453,6 +468,7 @@ class _Linter:
                 self.add(pointer("nodes", i, *parts), f"literal secret: {reason}")
 
     def check_respond(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
+        """A Respond node answers with an explicit body, never items or headers."""
         mode = params.get("respondWith", "firstIncomingItem")
         if mode in ("allIncomingItems", "firstIncomingItem"):
             self.add(
@@ -475,11 +491,12 @@ class _Linter:
                 )
 
     def check_edge_and_vendor(self) -> None:
+        """One HTTP node redeems the grant for this integration; others use base_url."""
         edge_nodes = []
         for i, n in enumerate(self.nodes):
             if not isinstance(n, dict) or n.get("type") != HTTP_NODE_TYPE:
                 continue
-            params = n.get("parameters") if isinstance(n.get("parameters"), dict) else {}
+            params = _obj(n.get("parameters"))
             url = params.get("url")
             url_s = url if isinstance(url, str) else ""
             if "edge_url" in url_s:
@@ -514,6 +531,7 @@ class _Linter:
                 )
 
     def check_settings(self, settings: Any) -> None:
+        """The enforced execution settings, plus a timeout in range."""
         if not isinstance(settings, dict):
             self.add("/settings", "missing: the hub requires its execution settings")
             settings = {}

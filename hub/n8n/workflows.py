@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,14 +78,17 @@ class WorkflowRef:
 
     @property
     def webhook_path(self) -> str:
+        """This version's webhook path, ``hub/<integration>/<tool>/v<N>``."""
         return webhook_path(self.integration, self.tool, self.version)
 
     @property
     def file_name(self) -> str:
+        """``<tool>.v<N>.json``."""
         return f"{self.tool}.v{self.version}.json"
 
     @property
     def relative_path(self) -> str:
+        """``<integration>/<tool>.v<N>.json``, under the workflows folder."""
         return f"{self.integration}/{self.file_name}"
 
     @property
@@ -94,6 +97,7 @@ class WorkflowRef:
         return f"hub: {self.key} v{self.version}"
 
     def with_version(self, version: int) -> WorkflowRef:
+        """The same tool's workflow at another version."""
         return WorkflowRef(self.integration, self.tool, version)
 
     def __str__(self) -> str:
@@ -165,15 +169,6 @@ def discover(folder: Path | None = None) -> list[WorkflowFile]:
     return sorted(out, key=lambda f: f.ref)
 
 
-def file_versions(folder: Path, integration: str, tool: str) -> list[int]:
-    """Versions of one tool's workflow present as files."""
-    return sorted(
-        f.ref.version
-        for f in discover(folder)
-        if f.ref.integration == integration and f.ref.tool == tool
-    )
-
-
 # --------------------------------------------------------------------------- canonical form
 
 
@@ -183,6 +178,7 @@ def _nodes(wf: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def webhook_nodes(wf: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The workflow's Webhook nodes."""
     return [n for n in _nodes(wf) if n.get("type") == WEBHOOK_NODE_TYPE]
 
 
@@ -309,7 +305,8 @@ def to_export(remote: Mapping[str, Any], ref: WorkflowRef) -> dict[str, Any]:
                     "id": WEBHOOK_CREDENTIAL_PLACEHOLDER,
                     "name": WEBHOOK_CREDENTIAL_NAME,
                 }
-    settings = remote.get("settings") if isinstance(remote.get("settings"), dict) else {}
+    raw_settings = remote.get("settings")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     kept = {k: settings[k] for k in (*ENFORCED_SETTINGS, "executionTimeout") if k in settings}
     return {
         "name": ref.n8n_name,
@@ -324,11 +321,3 @@ def to_export(remote: Mapping[str, Any], ref: WorkflowRef) -> dict[str, Any]:
 def dumps(wf: Mapping[str, Any]) -> str:
     """The file text for a workflow (2-space JSON, UTF-8, final newline)."""
     return json.dumps(wf, indent=2, ensure_ascii=False) + "\n"
-
-
-def refs_by_key(files: Iterable[WorkflowFile]) -> dict[str, list[WorkflowFile]]:
-    """Files grouped by ``integration/tool``, versions ascending."""
-    out: dict[str, list[WorkflowFile]] = {}
-    for f in sorted(files, key=lambda f: f.ref):
-        out.setdefault(f.ref.key, []).append(f)
-    return out

@@ -13,10 +13,18 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.core.hop import NotSent, OutcomeUnknown
+from hub.core.hop import Hop, NotSent, OutcomeUnknown
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER, WebhookInvoker
+from hub.n8n.invoke_httpx import HttpxWebhookInvoker
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+MakeHop = Callable[..., Hop]
+
+
+@pytest.fixture(params=[WebhookInvoker, HttpxWebhookInvoker], ids=["hand-written", "httpx"])
+def make_hop(request: pytest.FixtureRequest) -> MakeHop:
+    """The implementation under test: make_hop(base_url, secret) -> Hop."""
+    return request.param  # type: ignore[no-any-return]
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
@@ -45,8 +53,10 @@ def response(status: int, body: bytes, *, chunked: bool = False, close: bool = F
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str, list[int]]:
-    """A server on a free port; the list counts accepted connections."""
+async def serve(
+    handler: Handler, host: str = "127.0.0.1"
+) -> tuple[asyncio.AbstractServer, str, list[int]]:
+    """A server on a free port of host; the list counts accepted connections."""
     accepted: list[int] = []
 
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -58,9 +68,10 @@ async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str, list[int
         finally:
             w.close()
 
-    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    server = await asyncio.start_server(on_conn, host, 0)
     port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}", accepted
+    netloc = f"[{host}]" if ":" in host else host
+    return server, f"http://{netloc}:{port}", accepted
 
 
 def run(coro: Awaitable[None]) -> None:
@@ -78,12 +89,14 @@ def answer_ok(seen: list) -> Handler:
     return h
 
 
-def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection() -> None:
+def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection(
+    make_hop: MakeHop,
+) -> None:
     seen: list = []
 
     async def main() -> None:
         server, url, accepted = await serve(answer_ok(seen))
-        inv = WebhookInvoker(url, "s3cret-header")
+        inv = make_hop(url, "s3cret-header")
         try:
             for i in range(5):
                 got = await inv.post("hub/twilio/send_sms/v1", {"run_id": f"run_{i}", "x": "é"})
@@ -101,7 +114,7 @@ def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection() -> 
     run(main())
 
 
-def test_concurrent_calls_each_get_their_own_answer() -> None:
+def test_concurrent_calls_each_get_their_own_answer(make_hop: MakeHop) -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         while True:
             _, _, body = await read_request(r)
@@ -111,7 +124,7 @@ def test_concurrent_calls_each_get_their_own_answer() -> None:
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = WebhookInvoker(url, "k")
+        inv = make_hop(url, "k")
         try:
             got = await asyncio.gather(*(inv.post("p", {"i": i}) for i in range(20)))
         finally:
@@ -122,7 +135,7 @@ def test_concurrent_calls_each_get_their_own_answer() -> None:
     run(main())
 
 
-def test_chunked_answers_and_a_base_url_with_a_path_prefix() -> None:
+def test_chunked_answers_and_a_base_url_with_a_path_prefix(make_hop: MakeHop) -> None:
     seen: list = []
 
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -133,7 +146,7 @@ def test_chunked_answers_and_a_base_url_with_a_path_prefix() -> None:
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = WebhookInvoker(url + "/n8n/", "k")
+        inv = make_hop(url + "/n8n/", "k")
         try:
             got = await inv.post("hub/x/y/v2", {})
         finally:
@@ -145,7 +158,7 @@ def test_chunked_answers_and_a_base_url_with_a_path_prefix() -> None:
     run(main())
 
 
-def test_a_connection_the_server_closed_is_not_reused() -> None:
+def test_a_connection_the_server_closed_is_not_reused(make_hop: MakeHop) -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request(r)
         w.write(response(200, b'{"ok": true}'))
@@ -154,7 +167,7 @@ def test_a_connection_the_server_closed_is_not_reused() -> None:
 
     async def main() -> None:
         server, url, accepted = await serve(h)
-        inv = WebhookInvoker(url, "k")
+        inv = make_hop(url, "k")
         try:
             assert (await inv.post("p", {}))["ok"] is True
             await asyncio.sleep(0.05)
@@ -173,9 +186,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_nothing_listening_is_not_sent() -> None:
+def test_nothing_listening_is_not_sent(make_hop: MakeHop) -> None:
     async def main() -> None:
-        inv = WebhookInvoker(f"http://127.0.0.1:{closed_port()}", "k")
+        inv = make_hop(f"http://127.0.0.1:{closed_port()}", "k")
         with pytest.raises(NotSent, match="not reachable"):
             await inv.post("p", {})
         await inv.aclose()
@@ -186,7 +199,9 @@ def test_nothing_listening_is_not_sent() -> None:
 @pytest.mark.parametrize(
     ("status", "match"), [(404, "no active webhook"), (403, "refused the hub's webhook")]
 )
-def test_unknown_webhook_or_refused_credential_is_not_sent(status: int, match: str) -> None:
+def test_unknown_webhook_or_refused_credential_is_not_sent(
+    make_hop: MakeHop, status: int, match: str
+) -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request(r)
         w.write(response(status, b'{"message": "nope"}'))
@@ -194,7 +209,7 @@ def test_unknown_webhook_or_refused_credential_is_not_sent(status: int, match: s
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = WebhookInvoker(url, "k")
+        inv = make_hop(url, "k")
         try:
             with pytest.raises(NotSent, match=match):
                 await inv.post("p", {})
@@ -240,6 +255,13 @@ def outside_contract(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaita
     return h()
 
 
+def closes_without_answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaitable[None]:
+    async def h() -> None:
+        await read_request(r)  # then the connection closes: n8n may have run the call
+
+    return h()
+
+
 @pytest.mark.parametrize(
     ("handler", "match"),
     [
@@ -247,17 +269,115 @@ def outside_contract(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaita
         (cuts_off, "no answer"),
         (not_json, "without JSON"),
         (outside_contract, "outside the hub's contract"),
+        (closes_without_answer, "no answer"),
     ],
 )
-def test_sent_without_a_usable_answer_is_outcome_unknown(handler: Handler, match: str) -> None:
+def test_sent_without_a_usable_answer_is_outcome_unknown(
+    make_hop: MakeHop, handler: Handler, match: str
+) -> None:
     async def main() -> None:
         server, url, _ = await serve(handler)
-        inv = WebhookInvoker(url, "k")
+        inv = make_hop(url, "k")
         try:
             with pytest.raises(OutcomeUnknown, match=match):
                 await inv.post("p", {}, timeout_s=0.5)
         finally:
             await inv.aclose()
             server.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_answer_over_16_mib_is_outcome_unknown(make_hop: MakeHop, chunked: bool) -> None:
+    mib = b"x" * (1024 * 1024)
+
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        if chunked:
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(17):
+                w.write(f"{len(mib):x}\r\n".encode() + mib + b"\r\n")
+                await w.drain()
+            w.write(b"0\r\n\r\n")
+        else:
+            w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {17 * len(mib)}\r\n\r\n".encode())
+            for _ in range(17):
+                w.write(mib)
+                await w.drain()
+        await w.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(h)
+        inv = make_hop(url, "k")
+        try:
+            with pytest.raises(OutcomeUnknown, match="16 MiB"):
+                await inv.post("p", {}, timeout_s=5)
+        finally:
+            await inv.aclose()
+            server.close()
+
+    run(main())
+
+
+def test_a_large_answer_under_the_cap_arrives_whole(make_hop: MakeHop) -> None:
+    data = "y" * (3 * 1024 * 1024)
+
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        w.write(response(200, json.dumps({"ok": True, "data": data}).encode(), chunked=True))
+        await w.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(h)
+        inv = make_hop(url, "k")
+        try:
+            got = await inv.post("p", {}, timeout_s=5)
+        finally:
+            await inv.aclose()
+            server.close()
+        assert got == {"ok": True, "data": data}
+
+    run(main())
+
+
+def test_an_unresolvable_host_is_not_sent(make_hop: MakeHop) -> None:
+    async def main() -> None:
+        inv = make_hop("http://no-such-n8n.invalid:5678", "k")  # .invalid never resolves
+        with pytest.raises(NotSent, match="not reachable"):
+            await inv.post("p", {})
+        await inv.aclose()
+
+    run(main())
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_an_ipv6_n8n_url_gets_a_bracketed_host_header(make_hop: MakeHop) -> None:
+    seen: list = []
+
+    async def main() -> None:
+        server, url, accepted = await serve(answer_ok(seen), host="::1")
+        port = server.sockets[0].getsockname()[1]
+        assert url == f"http://[::1]:{port}"
+        inv = make_hop(url, "k")
+        try:
+            for _ in range(2):
+                assert (await inv.post("hub/x/y/v1", {"a": 1}))["ok"] is True
+        finally:
+            await inv.aclose()
+            server.close()
+        assert len(accepted) == 1
+        line, headers, _ = seen[0]
+        assert line == "POST /webhook/hub/x/y/v1 HTTP/1.1"
+        assert headers["host"] == f"[::1]:{port}"
 
     run(main())

@@ -121,8 +121,9 @@ class WebhookInvoker:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._prefix = parts.path
-        default_port = parts.port is None
-        host_header = self._host if default_port else f"{self._host}:{self._port}"
+        # An IPv6 literal keeps its brackets in the Host header (RFC 9110 7.2).
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        host_header = host if parts.port is None else f"{host}:{self._port}"
         self._head = (
             f"Host: {host_header}\r\nContent-Type: application/json\r\n"
             f"{WEBHOOK_AUTH_HEADER}: {webhook_secret}\r\nConnection: keep-alive\r\n"

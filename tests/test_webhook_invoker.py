@@ -13,18 +13,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.core.hop import Hop, NotSent, OutcomeUnknown
+from hub.core.hop import NotSent, OutcomeUnknown
 from hub.n8n.invoke import WEBHOOK_AUTH_HEADER, WebhookInvoker
-from hub.n8n.invoke_httpx import HttpxWebhookInvoker
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-MakeHop = Callable[..., Hop]
-
-
-@pytest.fixture(params=[WebhookInvoker, HttpxWebhookInvoker], ids=["hand-written", "httpx"])
-def make_hop(request: pytest.FixtureRequest) -> MakeHop:
-    """The implementation under test: make_hop(base_url, secret) -> Hop."""
-    return request.param  # type: ignore[no-any-return]
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
@@ -89,14 +81,12 @@ def answer_ok(seen: list) -> Handler:
     return h
 
 
-def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection(
-    make_hop: MakeHop,
-) -> None:
+def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection() -> None:
     seen: list = []
 
     async def main() -> None:
         server, url, accepted = await serve(answer_ok(seen))
-        inv = make_hop(url, "s3cret-header")
+        inv = WebhookInvoker(url, "s3cret-header")
         try:
             for i in range(5):
                 got = await inv.post("hub/twilio/send_sms/v1", {"run_id": f"run_{i}", "x": "é"})
@@ -114,7 +104,7 @@ def test_posts_json_with_the_webhook_header_over_one_kept_alive_connection(
     run(main())
 
 
-def test_concurrent_calls_each_get_their_own_answer(make_hop: MakeHop) -> None:
+def test_concurrent_calls_each_get_their_own_answer() -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         while True:
             _, _, body = await read_request(r)
@@ -124,7 +114,7 @@ def test_concurrent_calls_each_get_their_own_answer(make_hop: MakeHop) -> None:
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             got = await asyncio.gather(*(inv.post("p", {"i": i}) for i in range(20)))
         finally:
@@ -135,7 +125,7 @@ def test_concurrent_calls_each_get_their_own_answer(make_hop: MakeHop) -> None:
     run(main())
 
 
-def test_chunked_answers_and_a_base_url_with_a_path_prefix(make_hop: MakeHop) -> None:
+def test_chunked_answers_and_a_base_url_with_a_path_prefix() -> None:
     seen: list = []
 
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -146,7 +136,7 @@ def test_chunked_answers_and_a_base_url_with_a_path_prefix(make_hop: MakeHop) ->
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = make_hop(url + "/n8n/", "k")
+        inv = WebhookInvoker(url + "/n8n/", "k")
         try:
             got = await inv.post("hub/x/y/v2", {})
         finally:
@@ -158,7 +148,7 @@ def test_chunked_answers_and_a_base_url_with_a_path_prefix(make_hop: MakeHop) ->
     run(main())
 
 
-def test_a_connection_the_server_closed_is_not_reused(make_hop: MakeHop) -> None:
+def test_a_connection_the_server_closed_is_not_reused() -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request(r)
         w.write(response(200, b'{"ok": true}'))
@@ -167,7 +157,7 @@ def test_a_connection_the_server_closed_is_not_reused(make_hop: MakeHop) -> None
 
     async def main() -> None:
         server, url, accepted = await serve(h)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             assert (await inv.post("p", {}))["ok"] is True
             await asyncio.sleep(0.05)
@@ -186,9 +176,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_nothing_listening_is_not_sent(make_hop: MakeHop) -> None:
+def test_nothing_listening_is_not_sent() -> None:
     async def main() -> None:
-        inv = make_hop(f"http://127.0.0.1:{closed_port()}", "k")
+        inv = WebhookInvoker(f"http://127.0.0.1:{closed_port()}", "k")
         with pytest.raises(NotSent, match="not reachable"):
             await inv.post("p", {})
         await inv.aclose()
@@ -199,9 +189,7 @@ def test_nothing_listening_is_not_sent(make_hop: MakeHop) -> None:
 @pytest.mark.parametrize(
     ("status", "match"), [(404, "no active webhook"), (403, "refused the hub's webhook")]
 )
-def test_unknown_webhook_or_refused_credential_is_not_sent(
-    make_hop: MakeHop, status: int, match: str
-) -> None:
+def test_unknown_webhook_or_refused_credential_is_not_sent(status: int, match: str) -> None:
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request(r)
         w.write(response(status, b'{"message": "nope"}'))
@@ -209,7 +197,7 @@ def test_unknown_webhook_or_refused_credential_is_not_sent(
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             with pytest.raises(NotSent, match=match):
                 await inv.post("p", {})
@@ -272,12 +260,10 @@ def closes_without_answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> A
         (closes_without_answer, "no answer"),
     ],
 )
-def test_sent_without_a_usable_answer_is_outcome_unknown(
-    make_hop: MakeHop, handler: Handler, match: str
-) -> None:
+def test_sent_without_a_usable_answer_is_outcome_unknown(handler: Handler, match: str) -> None:
     async def main() -> None:
         server, url, _ = await serve(handler)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             with pytest.raises(OutcomeUnknown, match=match):
                 await inv.post("p", {}, timeout_s=0.5)
@@ -289,7 +275,7 @@ def test_sent_without_a_usable_answer_is_outcome_unknown(
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_an_answer_over_16_mib_is_outcome_unknown(make_hop: MakeHop, chunked: bool) -> None:
+def test_an_answer_over_16_mib_is_outcome_unknown(chunked: bool) -> None:
     mib = b"x" * (1024 * 1024)
 
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -309,7 +295,7 @@ def test_an_answer_over_16_mib_is_outcome_unknown(make_hop: MakeHop, chunked: bo
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             with pytest.raises(OutcomeUnknown, match="16 MiB"):
                 await inv.post("p", {}, timeout_s=5)
@@ -320,7 +306,7 @@ def test_an_answer_over_16_mib_is_outcome_unknown(make_hop: MakeHop, chunked: bo
     run(main())
 
 
-def test_a_large_answer_under_the_cap_arrives_whole(make_hop: MakeHop) -> None:
+def test_a_large_answer_under_the_cap_arrives_whole() -> None:
     data = "y" * (3 * 1024 * 1024)
 
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -330,7 +316,7 @@ def test_a_large_answer_under_the_cap_arrives_whole(make_hop: MakeHop) -> None:
 
     async def main() -> None:
         server, url, _ = await serve(h)
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             got = await inv.post("p", {}, timeout_s=5)
         finally:
@@ -341,9 +327,9 @@ def test_a_large_answer_under_the_cap_arrives_whole(make_hop: MakeHop) -> None:
     run(main())
 
 
-def test_an_unresolvable_host_is_not_sent(make_hop: MakeHop) -> None:
+def test_an_unresolvable_host_is_not_sent() -> None:
     async def main() -> None:
-        inv = make_hop("http://no-such-n8n.invalid:5678", "k")  # .invalid never resolves
+        inv = WebhookInvoker("http://no-such-n8n.invalid:5678", "k")  # .invalid never resolves
         with pytest.raises(NotSent, match="not reachable"):
             await inv.post("p", {})
         await inv.aclose()
@@ -361,14 +347,14 @@ def has_ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
-def test_an_ipv6_n8n_url_gets_a_bracketed_host_header(make_hop: MakeHop) -> None:
+def test_an_ipv6_n8n_url_gets_a_bracketed_host_header() -> None:
     seen: list = []
 
     async def main() -> None:
         server, url, accepted = await serve(answer_ok(seen), host="::1")
         port = server.sockets[0].getsockname()[1]
         assert url == f"http://[::1]:{port}"
-        inv = make_hop(url, "k")
+        inv = WebhookInvoker(url, "k")
         try:
             for _ in range(2):
                 assert (await inv.post("hub/x/y/v1", {"a": 1}))["ok"] is True
@@ -379,5 +365,28 @@ def test_an_ipv6_n8n_url_gets_a_bracketed_host_header(make_hop: MakeHop) -> None
         line, headers, _ = seen[0]
         assert line == "POST /webhook/hub/x/y/v1 HTTP/1.1"
         assert headers["host"] == f"[::1]:{port}"
+
+    run(main())
+
+
+def test_one_invoker_serves_calls_from_successive_event_loops() -> None:
+    """Each loop gets its own connections (a runtime's hop outlives a test's loop)."""
+    seen: list = []
+    inv: list[WebhookInvoker] = []
+
+    async def call(url: str) -> None:
+        if not inv:
+            inv.append(WebhookInvoker(url, "k"))
+        assert (await inv[0].post("p", {}))["ok"] is True
+
+    async def main() -> None:
+        server, url, accepted = await serve(answer_ok(seen))
+        try:
+            # the same invoker on two further loops, one after the other
+            for _ in range(2):
+                await asyncio.to_thread(asyncio.run, call(url))
+        finally:
+            server.close()
+        assert len(seen) == 2 and len(accepted) == 2
 
     run(main())

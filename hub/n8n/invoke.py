@@ -9,9 +9,9 @@ reached n8n (a retry may run the call again), OutcomeUnknown once it may have (n
   answer that is not JSON or not the hub's contract ({"ok": ...}), an answer over 16 MiB.
 
 A small hand-written HTTP/1.1 client (httptools) served this hop before. Against a real n8n
-its latency advantage was within the round-to-round noise for the real send_sms workflow,
-though it used about 2 ms less CPU per call (bench/RESULTS.md, bench.invoker_bench, which
-keeps a copy of it for the comparison).
+it was faster in most rounds but not outside the round-to-round noise in every run, while
+using about 2 ms less CPU per call under load (bench/RESULTS.md; bench.invoker_bench keeps a
+copy of it for the comparison).
 """
 
 from __future__ import annotations

@@ -45,8 +45,10 @@ def response(status: int, body: bytes, *, chunked: bool = False, close: bool = F
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str, list[int]]:
-    """A server on a free port; the list counts accepted connections."""
+async def serve(
+    handler: Handler, host: str = "127.0.0.1"
+) -> tuple[asyncio.AbstractServer, str, list[int]]:
+    """A server on a free port of host; the list counts accepted connections."""
     accepted: list[int] = []
 
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -58,9 +60,10 @@ async def serve(handler: Handler) -> tuple[asyncio.AbstractServer, str, list[int
         finally:
             w.close()
 
-    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    server = await asyncio.start_server(on_conn, host, 0)
     port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}", accepted
+    netloc = f"[{host}]" if ":" in host else host
+    return server, f"http://{netloc}:{port}", accepted
 
 
 def run(coro: Awaitable[None]) -> None:
@@ -240,6 +243,13 @@ def outside_contract(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaita
     return h()
 
 
+def closes_without_answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaitable[None]:
+    async def h() -> None:
+        await read_request(r)  # then the connection closes: n8n may have run the call
+
+    return h()
+
+
 @pytest.mark.parametrize(
     ("handler", "match"),
     [
@@ -247,6 +257,7 @@ def outside_contract(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> Awaita
         (cuts_off, "no answer"),
         (not_json, "without JSON"),
         (outside_contract, "outside the hub's contract"),
+        (closes_without_answer, "no answer"),
     ],
 )
 def test_sent_without_a_usable_answer_is_outcome_unknown(handler: Handler, match: str) -> None:
@@ -259,5 +270,123 @@ def test_sent_without_a_usable_answer_is_outcome_unknown(handler: Handler, match
         finally:
             await inv.aclose()
             server.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_answer_over_16_mib_is_outcome_unknown(chunked: bool) -> None:
+    mib = b"x" * (1024 * 1024)
+
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        if chunked:
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(17):
+                w.write(f"{len(mib):x}\r\n".encode() + mib + b"\r\n")
+                await w.drain()
+            w.write(b"0\r\n\r\n")
+        else:
+            w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {17 * len(mib)}\r\n\r\n".encode())
+            for _ in range(17):
+                w.write(mib)
+                await w.drain()
+        await w.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(h)
+        inv = WebhookInvoker(url, "k")
+        try:
+            with pytest.raises(OutcomeUnknown, match="16 MiB"):
+                await inv.post("p", {}, timeout_s=5)
+        finally:
+            await inv.aclose()
+            server.close()
+
+    run(main())
+
+
+def test_a_large_answer_under_the_cap_arrives_whole() -> None:
+    data = "y" * (3 * 1024 * 1024)
+
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        w.write(response(200, json.dumps({"ok": True, "data": data}).encode(), chunked=True))
+        await w.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(h)
+        inv = WebhookInvoker(url, "k")
+        try:
+            got = await inv.post("p", {}, timeout_s=5)
+        finally:
+            await inv.aclose()
+            server.close()
+        assert got == {"ok": True, "data": data}
+
+    run(main())
+
+
+def test_an_unresolvable_host_is_not_sent() -> None:
+    async def main() -> None:
+        inv = WebhookInvoker("http://no-such-n8n.invalid:5678", "k")  # .invalid never resolves
+        with pytest.raises(NotSent, match="not reachable"):
+            await inv.post("p", {})
+        await inv.aclose()
+
+    run(main())
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_an_ipv6_n8n_url_gets_a_bracketed_host_header() -> None:
+    seen: list = []
+
+    async def main() -> None:
+        server, url, accepted = await serve(answer_ok(seen), host="::1")
+        port = server.sockets[0].getsockname()[1]
+        assert url == f"http://[::1]:{port}"
+        inv = WebhookInvoker(url, "k")
+        try:
+            for _ in range(2):
+                assert (await inv.post("hub/x/y/v1", {"a": 1}))["ok"] is True
+        finally:
+            await inv.aclose()
+            server.close()
+        assert len(accepted) == 1
+        line, headers, _ = seen[0]
+        assert line == "POST /webhook/hub/x/y/v1 HTTP/1.1"
+        assert headers["host"] == f"[::1]:{port}"
+
+    run(main())
+
+
+def test_one_invoker_serves_calls_from_successive_event_loops() -> None:
+    """Each loop gets its own connections (a runtime's hop outlives a test's loop)."""
+    seen: list = []
+    inv: list[WebhookInvoker] = []
+
+    async def call(url: str) -> None:
+        if not inv:
+            inv.append(WebhookInvoker(url, "k"))
+        assert (await inv[0].post("p", {}))["ok"] is True
+
+    async def main() -> None:
+        server, url, accepted = await serve(answer_ok(seen))
+        try:
+            # the same invoker on two further loops, one after the other
+            for _ in range(2):
+                await asyncio.to_thread(asyncio.run, call(url))
+        finally:
+            server.close()
+        assert len(seen) == 2 and len(accepted) == 2
 
     run(main())

@@ -8,6 +8,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from hub.core.errors import HubError
+from hub.core.hop import Hop
 from hub.core.settings import Settings
 from hub.db.engine import Database
 from hub.n8n.invoke import WebhookInvoker
@@ -95,8 +96,8 @@ def api_key(s: Session, vault: Vault, settings: Settings) -> tuple[str, str]:
     return url.rstrip("/"), key
 
 
-def make_invoker(s: Session, vault: Vault, settings: Settings) -> WebhookInvoker | None:
-    """A webhook invoker for the configured n8n, or None when none is set up yet."""
+def make_invoker(s: Session, vault: Vault, settings: Settings) -> Hop | None:
+    """The hop to the configured n8n's webhooks, or None when none is set up yet."""
     inst = get_instance(s)
     url = settings.n8n_url or (inst.base_url if inst else None)
     if not url or inst is None:

@@ -12,8 +12,8 @@ its grant at); everything listens on 127.0.0.1 and is stopped at the end. Two wo
 * ``send_sms``: the real twilio/send_sms workflow: edge grant redeemed at the hub, the call
   to the sandbox's Twilio, the mapped answer (what a tool call costs in n8n).
 
-Both clients (the hub's, `hub.n8n.invoke` on httpx, and the hand-written one it replaced, kept
-below) run in this process on uvloop (as uvicorn runs the hub), one call at a time on a
+Both clients (the hub's hand-written one, `hub.n8n.invoke`, and an httpx one behind the same
+Hop contract, kept below) run in this process on uvloop (as uvicorn runs the hub), one call at a time on a
 kept-alive connection, in alternating rounds (the order flips every round) after a warm-up,
 so both see the same machine. Per call: wall time (perf_counter) and this process's CPU time
 (process_time) around ``hop.post``. Every answer is checked ({"ok": true}).
@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import secrets
-import ssl
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httptools
+import httpx
 import uvloop
 
 from bench.load import free_port, wait_ready
@@ -64,93 +63,19 @@ VARIANTS = ("hand-written", "httpx")
 
 
 def make_hop(variant: str, url: str, secret: str) -> Hop:
-    """The client under test: the hub's (httpx) or the hand-written one below."""
-    cls = HandWrittenInvoker if variant == "hand-written" else WebhookInvoker
+    """The client under test: the hub's (hand-written) or the httpx one below."""
+    cls = WebhookInvoker if variant == "hand-written" else HttpxInvoker
     return cls(url, secret, timeout_s=30.0)
 
 
-# --------------------------------------------------------------------------- the hand-written hop
-# hub.n8n.invoke's client until the decision recorded in bench/RESULTS.md ("The webhook hop:
-# hand-written client vs httpx"), kept here only so the comparison can be re-run: a small
-# HTTP/1.1 keep-alive client on asyncio with httptools (installed with uvicorn[standard])
-# reading the answers, with the same Hop contract.
+# --------------------------------------------------------------------------- the httpx hop
+# The library client the hub's hand-written one was measured against (bench/RESULTS.md, "The
+# webhook hop"), kept here so the comparison can be re-run: httpx.AsyncClient keep-alive pool
+# with the same Hop contract and answer mapping (hub.n8n.invoke.answer).
 
 
-class _Lost(Exception):
-    """The connection ended before the whole answer arrived."""
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection to n8n; one request at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self.transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
-        self._body: list[bytes] = []
-        self._size = 0
-        self.closed = False
-        self.idle_since = 0.0
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():
-            self.close()  # nothing was asked: a confused peer
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail("an answer that is not HTTP")
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._fail("the connection closed before the answer was complete")
-
-    # httptools callbacks
-    def on_body(self, body: bytes) -> None:
-        self._size += len(body)
-        if self._size > MAX_ANSWER_BYTES:
-            self._fail("an answer over 16 MiB")
-            self.close()
-            return
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(
-                (
-                    self._parser.get_status_code(),
-                    b"".join(self._body),
-                    self._parser.should_keep_alive(),
-                )
-            )
-
-    def request(self, data: bytes) -> asyncio.Future[tuple[int, bytes, bool]]:
-        """Send one request; the future gets (status, body, keep_alive)."""
-        self._waiter = self._loop.create_future()
-        self._body, self._size = [], 0
-        assert self.transport is not None
-        self.transport.write(data)
-        return self._waiter
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def _fail(self, why: str) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(_Lost(why))
-
-
-class HandWrittenInvoker:
-    """POSTs run bodies to n8n webhooks over kept-alive connections (the deleted hop)."""
+class HttpxInvoker:
+    """POSTs run bodies to n8n webhooks over an httpx keep-alive pool."""
 
     def __init__(self, base_url: str, webhook_secret: str, *, timeout_s: float = 60.0) -> None:
         parts = urlsplit(base_url.rstrip("/"))
@@ -159,20 +84,33 @@ class HandWrittenInvoker:
         if "\r" in webhook_secret or "\n" in webhook_secret:
             raise ValueError("the webhook secret must be a single line")
         self.base_url = base_url.rstrip("/")
-        self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
-        self._prefix = parts.path
-        # An IPv6 literal keeps its brackets in the Host header (RFC 9110 7.2).
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        host_header = host if parts.port is None else f"{host}:{self._port}"
-        self._head = (
-            f"Host: {host_header}\r\nContent-Type: application/json\r\n"
-            f"{WEBHOOK_AUTH_HEADER}: {webhook_secret}\r\nConnection: keep-alive\r\n"
-        )
+        self._webhooks = f"{self.base_url}/webhook/"
+        self._headers = {
+            "Content-Type": "application/json",
+            WEBHOOK_AUTH_HEADER: webhook_secret,
+            "Accept-Encoding": "identity",  # nothing to gain from compression on this hop
+        }
         self.timeout_s = timeout_s
-        self._idle: list[_Connection] = []
+        self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client_for_loop(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # Connections belong to the loop that made them (tests run apps on several loops);
+            # a client left on another loop is dropped with it.
+            self._client = httpx.AsyncClient(
+                headers=self._headers,
+                trust_env=False,  # no proxy or .netrc from the environment on this hop
+                follow_redirects=False,
+                limits=httpx.Limits(
+                    max_connections=None,
+                    max_keepalive_connections=MAX_IDLE,
+                    keepalive_expiry=KEEPALIVE_S,
+                ),
+            )
+            self._loop = loop
+        return self._client
 
     async def post(
         self, path: str, body: dict[str, Any], timeout_s: float | None = None
@@ -181,67 +119,43 @@ class HandWrittenInvoker:
         if not SAFE_PATH.fullmatch(path):
             raise NotSent(f"refusing webhook path {path!r}: it must be hub/<integration>/...")
         payload = json.dumps(body).encode()
-        data = (
-            f"POST {self._prefix}/webhook/{path} HTTP/1.1\r\n{self._head}"
-            f"Content-Length: {len(payload)}\r\n\r\n"
-        ).encode("latin-1") + payload
-        conn = self._take_idle() or await self._connect()
+        client = self._client_for_loop()
+        answer_s = timeout_s or self.timeout_s
+        # Connecting has its own bound (a connect that fails or times out is NotSent); the
+        # answer then has answer_s, per read and as a whole.
+        timeout = httpx.Timeout(answer_s, connect=CONNECT_TIMEOUT_S, pool=CONNECT_TIMEOUT_S)
         try:
-            async with asyncio.timeout(timeout_s or self.timeout_s):
-                status, raw, keep = await conn.request(data)
-        except TimeoutError:
-            conn.close()
-            raise OutcomeUnknown("no answer from n8n (timed out)") from None
-        except _Lost as exc:
-            conn.close()
-            raise OutcomeUnknown(f"no answer from n8n ({exc})") from None
-        except BaseException:
-            conn.close()  # cancelled mid-request: the connection's state is unknown
-            raise
-        self._put_idle(conn, keep)
-        return answer(status, raw, path)
-
-    def _take_idle(self) -> _Connection | None:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # Connections belong to the loop that made them (tests run apps on several loops).
-            self._idle, self._loop = [], loop
-        now = time.monotonic()
-        while self._idle:
-            conn = self._idle.pop()
-            if not conn.closed and now - conn.idle_since < KEEPALIVE_S:
-                return conn
-            conn.close()
-        return None
-
-    def _put_idle(self, conn: _Connection, keep_alive: bool) -> None:
-        if keep_alive and not conn.closed and len(self._idle) < MAX_IDLE:
-            conn.idle_since = time.monotonic()
-            self._idle.append(conn)
-        else:
-            conn.close()
-
-    async def _connect(self) -> _Connection:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop), self._host, self._port, ssl=self._ssl
-                )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            async with (
+                asyncio.timeout(CONNECT_TIMEOUT_S + answer_s),
+                client.stream(
+                    "POST", self._webhooks + path, content=payload, timeout=timeout
+                ) as resp,
+            ):
+                if int(resp.headers.get("content-length") or 0) > MAX_ANSWER_BYTES:
+                    raise OutcomeUnknown("no answer from n8n (an answer over 16 MiB)")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise OutcomeUnknown("no answer from n8n (an answer over 16 MiB)")
+                    chunks.append(chunk)
+                status = resp.status_code
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NotSent(
                 f"n8n is not reachable at {self.base_url} ({type(exc).__name__})"
             ) from None
-        return conn
+        except (TimeoutError, httpx.TimeoutException):
+            raise OutcomeUnknown("no answer from n8n (timed out)") from None
+        except httpx.TransportError as exc:
+            raise OutcomeUnknown(f"no answer from n8n ({type(exc).__name__}: {exc})") from None
+        return answer(status, b"".join(chunks), path)
 
     async def aclose(self) -> None:
-        """Close idle connections."""
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-# --------------------------------------------------------------------------- the parts
+        """Close the pool's connections (those of the running loop; others go with theirs)."""
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()
 
 
 def sandbox_child() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -136,7 +137,7 @@ def authenticate_user(s: Session, email: str, password: str) -> User | None:
     if not users:
         # Spend the same time as a real check so unknown emails are not distinguishable.
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
     if ok is not None:
         if _hasher.check_needs_rehash(ok.password_hash):
             ok.password_hash = _hasher.hash(password)
@@ -144,7 +145,10 @@ def authenticate_user(s: Session, email: str, password: str) -> User | None:
     return ok
 
 
-_DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown emails (made on first use: it costs 0.2 s)."""
+    return _hasher.hash("dummy-password-for-timing")
 
 
 def find_user(s: Session, tenant_id: str, email: str) -> User | None:

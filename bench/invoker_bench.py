@@ -15,8 +15,8 @@ its grant at); everything listens on 127.0.0.1 and is stopped at the end. Two wo
 Both clients (the hub's hand-written one, `hub.n8n.invoke`, and an httpx one behind the same
 Hop contract, kept below) run in this process on uvloop (as uvicorn runs the hub), one call
 at a time on a kept-alive connection, in alternating rounds (the order flips every round)
-after a warm-up, so both see the same machine. Per call: wall time (perf_counter) and this process's CPU time
-(process_time) around ``hop.post``. Every answer is checked ({"ok": true}).
+after a warm-up, so both see the same machine. Per call: wall time (perf_counter) and this
+process's CPU time (process_time) around ``hop.post``. Every answer is checked ({"ok": true}).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
@@ -16,10 +16,13 @@ from hub.approvals.routes import router as approvals_router
 from hub.audit.routes import router as audit_router
 from hub.connections.catalog_routes import router as catalog_router
 from hub.connections.routes import router as connections_router
+from hub.core.guard import EdgeGuard, Limits
 from hub.core.handlers import install_handlers
 from hub.core.logs import configure_logging
 from hub.core.middleware import RequestLogMiddleware
+from hub.core.openapi import install_openapi
 from hub.core.settings import Settings, get_settings
+from hub.core.strict import known_query_only
 from hub.db.health import router as health_router
 from hub.mcp.http import PATH as MCP_PATH
 from hub.mcp.http import McpEndpoint
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description="Lets AI agents act on a business's accounts through MCP tools, with "
         "credentials they never see and approvals a human gives.",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
     )
     app.state.settings = settings
     app.state.runtime = rt
@@ -72,6 +76,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.authenticator = HttpAuthenticator(rt.db)
     app.state.mcp = mcp_endpoint
     install_handlers(app)
+    install_openapi(app)
+    # Outermost last: every request is logged, then bounded (hub.core.guard), then routed.
+    app.add_middleware(EdgeGuard, limits=Limits.from_settings(settings))
     app.add_middleware(RequestLogMiddleware)
 
     for r in (

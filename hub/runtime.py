@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from hub.core.hop import Hop
+from hub.core.processes import private_dir, private_file
 from hub.core.settings import Settings, repo_path
 from hub.db import migrate as migrations
 from hub.db.engine import Database
@@ -58,6 +60,10 @@ def open_runtime(
 ) -> Runtime:
     """Connect, migrate, unlock the vault and sync the catalog, failing early and clearly."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data folder holds the master key file, the SQLite database and n8n's: owner only.
+    private_dir(settings.data_dir)
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        private_file(Path(settings.resolved_database_url.removeprefix("sqlite:///")))
     db = Database(settings.resolved_database_url)
     if migrate:
         migrations.upgrade(db.engine)

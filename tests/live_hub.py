@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from hub.app import create_app
+from hub.core.server import server_config
 from hub.n8n.instance import register_instance
 from hub.runtime import Runtime, open_runtime
 from tests.conftest import TenantKit, create_tenant_kit, fresh_database_url, make_settings
@@ -78,12 +79,8 @@ class LiveHub:
 
 
 def serve_in_thread(app: Any, port: int) -> uvicorn.Server:
-    """Run uvicorn in a daemon thread and wait until it accepts connections."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-        )
-    )
+    """Run the hub's own server config in a daemon thread; wait until it accepts connections."""
+    server = uvicorn.Server(server_config(app, app.state.settings, host="127.0.0.1", port=port))
     threading.Thread(target=server.run, daemon=True, name=f"hub-{port}").start()
     deadline = time.monotonic() + 30
     while not server.started:

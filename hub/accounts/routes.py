@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from hub.accounts import service
 from hub.accounts.models import Tenant
 from hub.audit.service import record
+from hub.core import limits
 from hub.core.callers import Caller, admin_only, current_caller
+from hub.core.limits import IdParam
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -46,7 +48,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["agent", "ops", "admin"]
-    name: str = Field("", max_length=200)
+    name: str = Field("", max_length=limits.LABEL_MAX)
     expires_at: datetime | None = None
 
 
@@ -111,7 +113,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(
-    token_id: str,
+    token_id: IdParam,
     caller: Caller = Depends(admin_only),
     s: Session = Depends(get_session, scope="function"),
 ) -> Response:

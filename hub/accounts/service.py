@@ -9,7 +9,7 @@ import re
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -46,11 +46,11 @@ def create_tenant(s: Session, slug: str, name: str | None = None) -> Tenant:
     if not SLUG_RE.match(slug):
         raise HubError(
             "invalid_request",
-            f"Tenant slug '{slug}' is invalid: use 2-63 lowercase letters, digits and dashes.",
+            "Tenant slug is invalid: use 2-63 lowercase letters, digits and dashes.",
             details={"field": "slug"},
         )
     if s.scalar(select(Tenant).where(Tenant.slug == slug)):
-        raise HubError("conflict", f"A tenant with slug '{slug}' already exists.")
+        raise HubError("conflict", "A tenant with that slug already exists.")
     t = Tenant(slug=slug, name=name or slug, settings={})
     s.add(t)
     s.flush()
@@ -61,7 +61,9 @@ def get_tenant(s: Session, ref: str) -> Tenant:
     """A tenant by id or slug."""
     t = s.get(Tenant, ref) or s.scalar(select(Tenant).where(Tenant.slug == ref))
     if t is None:
-        raise HubError("not_found", f"No tenant '{ref}'. List them with `hub tenants list`.")
+        raise HubError(
+            "not_found", "No tenant with that id or slug. List them with `hub tenants list`."
+        )
     return t
 
 
@@ -94,7 +96,7 @@ def create_user(
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
         raise HubError(
-            "invalid_request", f"'{email}' is not an email address.", details={"field": "email"}
+            "invalid_request", "That is not an email address.", details={"field": "email"}
         )
     if role not in USER_ROLES:
         raise HubError(
@@ -106,7 +108,7 @@ def create_user(
     set_password(u, password)
     exists = s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email))
     if exists:
-        raise HubError("conflict", f"User {email} already exists in this tenant.")
+        raise HubError("conflict", "A user with that email already exists in this tenant.")
     s.add(u)
     s.flush()
     return u
@@ -180,6 +182,16 @@ def create_token(
             f"Token kind must be one of {', '.join(TOKEN_KINDS)}.",
             details={"field": "kind"},
         )
+    now = utcnow()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # a bare time is taken as UTC
+        if expires_at <= now:
+            raise HubError(
+                "invalid_request",
+                "expires_at must be in the future (an expired token could never be used).",
+                details={"field": "expires_at"},
+            )
     raw = f"hub_{kind}_{secrets.token_urlsafe(32)}"
     tok = ApiToken(
         tenant_id=tenant_id,
@@ -188,7 +200,7 @@ def create_token(
         token_hash=hash_token(raw),
         prefix=raw[: len(f"hub_{kind}_") + 4],
         created_by=created_by,
-        created_at=utcnow(),
+        created_at=now,
         expires_at=expires_at,
     )
     s.add(tok)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from hub.approvals.service import decide_and_run, present
 from hub.core.callers import Caller, admin_only, current_caller
-from hub.core.errors import HubError
+from hub.core.limits import IdParam, NameParam
 from hub.db.deps import get_session
 from hub.permissions import queue
 from hub.permissions.queue import AUTHORIZATION_STATUSES
@@ -23,16 +25,16 @@ _STATUS_HELP = f"One of {', '.join(AUTHORIZATION_STATUSES)}, or 'all' (default p
 
 @router.get("/api/authorizations", response_model=AuthorizationPage)
 def list_authorizations(
-    status: str = Query("pending", description=_STATUS_HELP),
-    tool: str | None = None,
+    status: Literal["pending", "authorized", "denied", "expired", "all"] = Query(
+        "pending", description=_STATUS_HELP
+    ),
+    tool: NameParam | None = None,
     limit: int = Query(50, ge=1, le=200),
-    cursor: str | None = None,
+    cursor: IdParam | None = None,
     caller: Caller = Depends(current_caller),
     s: Session = _session,
 ) -> AuthorizationPage:
     """Queued calls of this tenant (agent tokens see only their own)."""
-    if status not in (*AUTHORIZATION_STATUSES, "all"):
-        raise HubError("invalid_request", f"status: {_STATUS_HELP}", details={"field": "status"})
     rows, nxt = queue.list_authorizations(
         s, caller, status=status, tool=tool, limit=limit, cursor=cursor
     )
@@ -45,7 +47,7 @@ def list_authorizations(
 
 @router.get("/api/authorizations/{auth_id}", response_model=AuthorizationOut)
 def get_authorization(
-    auth_id: str, caller: Caller = Depends(current_caller), s: Session = _session
+    auth_id: IdParam, caller: Caller = Depends(current_caller), s: Session = _session
 ) -> AuthorizationOut:
     """One queued call and its state (agents poll this for their own)."""
     return AuthorizationOut(**present(s, queue.get_authorization(s, caller, auth_id)))
@@ -53,7 +55,7 @@ def get_authorization(
 
 @router.post("/api/authorizations/{auth_id}", response_model=AuthorizationOut)
 async def decide(
-    auth_id: str, body: DecisionIn, request: Request, caller: Caller = Depends(admin_only)
+    auth_id: IdParam, body: DecisionIn, request: Request, caller: Caller = Depends(admin_only)
 ) -> AuthorizationOut:
     """Allow Once, Allow Always (upgrade_permission) or Deny; an approval runs the call now."""
     out = await decide_and_run(

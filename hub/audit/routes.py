@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from hub.audit import service
-from hub.core.callers import Caller, admin_or_ops
+from hub.core.callers import Caller
+from hub.core.limits import IdParam, IsoDateTime, NameParam
+from hub.core.reads import reader
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -40,15 +42,15 @@ class AuditPage(BaseModel):
 
 @router.get("", response_model=AuditPage)
 def query_audit(
-    action: str | None = Query(None, description="Exact action, or a prefix ending in '.'"),
-    integration: str | None = None,
-    run_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    action: NameParam | None = Query(None, description="Exact action, or a prefix ending in '.'"),
+    integration: NameParam | None = None,
+    run_id: IdParam | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     success: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = Query(None, description="next_cursor of the previous page"),
-    caller: Caller = Depends(admin_or_ops),
+    cursor: IdParam | None = Query(None, description="next_cursor of the previous page"),
+    caller: Caller = Depends(reader("audit")),
     s: Session = Depends(get_session, scope="function"),
 ) -> AuditPage:
     """Audit rows of this tenant, filtered, newest first."""

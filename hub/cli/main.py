@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
+    from hub.core.server import server_config
 
     settings = get_settings()
     if host:
@@ -55,7 +56,7 @@ def serve(
         app_ = create_app(runtime=rt)
         console.print(f"hub {settings.mode} mode, database {rt.db.engine.url.render_as_string()}")
         console.print(f"API and docs: [bold]{settings.base_url}/docs[/]")
-        uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.Server(server_config(app_, settings, host=settings.host, port=settings.port)).run()
 
 
 @app.command()

@@ -82,6 +82,7 @@ def up(
     import uvicorn
 
     from hub.app import create_app
+    from hub.core.server import server_config
     from hub.sandbox import Sandbox, SandboxError, ensure_prism
     from hub.sandbox.demo import ensure_demo_tenant
 
@@ -166,7 +167,7 @@ def up(
             console.print("MCP client config (HTTP):")
             print(json.dumps(mcp, indent=2))
         err_console.print("[dim]Ctrl-C stops the hub, the sandbox and n8n.[/]")
-        uvicorn.run(
-            create_app(runtime=rt), host=settings.host, port=port, log_config=None, access_log=False
-        )
+        uvicorn.Server(
+            server_config(create_app(runtime=rt), settings, host=settings.host, port=port)
+        ).run()
     console.print("stopped")

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from hub.connections.service import connected_integrations
 from hub.core.callers import Caller, current_caller
+from hub.core.limits import NameParam, SearchParam
+from hub.core.reads import visible_data_types
 from hub.db.deps import get_session
 from hub.registry import service as registry
 from hub.registry.schemas import (
@@ -27,6 +29,7 @@ from hub.registry.schemas import (
     tool_detail,
     tool_summary,
 )
+from hub.registry.spec import Category, Status
 
 router = APIRouter(tags=["registry"])
 
@@ -44,9 +47,9 @@ def _providers_by_tool(s: Session, connected: set[str]) -> dict[str, list[Provid
 
 @router.get("/api/integrations", response_model=IntegrationList)
 def list_integrations(
-    category: str | None = Query(None, description="Filter by category, e.g. payments."),
-    status: str | None = Query(None, description="Filter by status, e.g. available."),
-    search: str | None = Query(None, description="Text in slug, name or description."),
+    category: Category | None = Query(None, description="Filter by category, e.g. payments."),
+    status: Status | None = Query(None, description="Filter by status, e.g. available."),
+    search: SearchParam | None = Query(None, description="Text in slug, name or description."),
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationList:
@@ -60,7 +63,7 @@ def list_integrations(
 
 @router.get("/api/integrations/{slug}", response_model=IntegrationDetail)
 def get_integration(
-    slug: str,
+    slug: NameParam,
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> IntegrationDetail:
@@ -72,7 +75,7 @@ def get_integration(
 
 @router.get("/api/tools", response_model=ToolList)
 def list_tools(
-    domain: str | None = Query(None, description="Filter by domain, e.g. messaging."),
+    domain: NameParam | None = Query(None, description="Filter by domain, e.g. messaging."),
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> ToolList:
@@ -85,7 +88,7 @@ def list_tools(
 
 @router.get("/api/tools/{name}", response_model=ToolDetail)
 def get_tool(
-    name: str,
+    name: NameParam,
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> ToolDetail:
@@ -97,11 +100,12 @@ def get_tool(
 
 @router.get("/api/capabilities", response_model=CapabilitiesResponse)
 def get_capabilities(
-    domain: str | None = Query(None, description="Only this domain's actions."),
+    domain: NameParam | None = Query(None, description="Only this domain's actions."),
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> CapabilitiesResponse:
     """Every domain, action, schema and permission, generated from the registry."""
     connected = connected_integrations(s, caller.tenant_id)
     doc = registry.capabilities(s, connected, domain=domain)
+    doc["data"]["data_types"] = visible_data_types(caller.kind, doc["data"]["data_types"])
     return CapabilitiesResponse.model_validate(doc)

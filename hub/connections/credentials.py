@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from hub.core import limits
 from hub.core.errors import HubError
 
 # auth_type -> vault credential kind, for the auth types a form or API call can connect.
@@ -30,15 +31,17 @@ def split_credentials(
     """
     declared = {f["name"]: f for f in fields}
     problems: list[dict[str, str]] = []
-    for name in given:
-        if name not in declared:
-            allowed = ", ".join(declared) or "none"
-            problems.append(
-                {
-                    "field": f"credentials.{name}",
-                    "message": f"unknown field; this integration takes: {allowed}",
-                }
-            )
+    unknown = [name for name in given if name not in declared]
+    if unknown:
+        # The names are not repeated: they are the caller's text (a key pasted as a name).
+        allowed = ", ".join(declared) or "none"
+        problems.append(
+            {
+                "field": "credentials",
+                "message": f"{len(unknown)} field(s) this integration does not take; "
+                f"it takes: {allowed}",
+            }
+        )
     secret: dict[str, str] = {}
     plain: dict[str, str] = {}
     for name, spec in declared.items():
@@ -68,6 +71,14 @@ def split_credentials(
                     continue
         if not isinstance(value, str):
             problems.append({"field": f"credentials.{name}", "message": "must be a string"})
+            continue
+        if len(value) > limits.CREDENTIAL_MAX:
+            problems.append(
+                {
+                    "field": f"credentials.{name}",
+                    "message": f"must be at most {limits.CREDENTIAL_MAX} characters",
+                }
+            )
             continue
         value = value.strip()
         pattern = spec.get("pattern")

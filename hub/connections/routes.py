@@ -15,6 +15,7 @@ from hub.connections.schemas import (
     CredentialHint,
 )
 from hub.core.callers import Caller, admin_only, current_caller
+from hub.core.limits import IdParam
 from hub.db.deps import get_session
 
 router = APIRouter(prefix="/api/connections", tags=["connections"])
@@ -82,7 +83,7 @@ def create_connection(
 
 @router.get("/{connection_id}", response_model=ConnectionOut)
 def get_connection(
-    connection_id: str,
+    connection_id: IdParam,
     request: Request,
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
@@ -93,7 +94,7 @@ def get_connection(
 
 @router.patch("/{connection_id}", response_model=ConnectionOut)
 def update_connection(
-    connection_id: str,
+    connection_id: IdParam,
     body: ConnectionUpdate,
     request: Request,
     caller: Caller = Depends(admin_only),
@@ -116,7 +117,7 @@ def update_connection(
 
 @router.delete("/{connection_id}", status_code=204)
 def delete_connection(
-    connection_id: str,
+    connection_id: IdParam,
     request: Request,
     caller: Caller = Depends(admin_only),
     s: Session = Depends(get_session, scope="function"),

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.core import limits
+
 
 class ConnectionCreate(BaseModel):
     """POST /api/connections."""
@@ -18,11 +20,14 @@ class ConnectionCreate(BaseModel):
     )
     credentials: dict[str, Any] = Field(
         default_factory=dict,
+        max_length=50,
         description="Credential fields as declared by GET /api/integrations/{slug}.",
     )
-    account_label: str = Field("", max_length=200)
-    base_url: str | None = Field(None, description="Vendor API base URL override (sandbox).")
-    config: dict[str, Any] | None = None
+    account_label: str = Field("", max_length=limits.LABEL_MAX)
+    base_url: str | None = Field(
+        None, max_length=limits.URL_MAX, description="Vendor API base URL override (sandbox)."
+    )
+    config: dict[str, Any] | None = Field(None, max_length=50)
 
 
 class ConnectionUpdate(BaseModel):
@@ -30,10 +35,10 @@ class ConnectionUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    credentials: dict[str, Any] | None = None
-    account_label: str | None = Field(None, max_length=200)
-    base_url: str | None = None
-    config: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = Field(None, max_length=50)
+    account_label: str | None = Field(None, max_length=limits.LABEL_MAX)
+    base_url: str | None = Field(None, max_length=limits.URL_MAX)
+    config: dict[str, Any] | None = Field(None, max_length=50)
 
 
 class CredentialHint(BaseModel):

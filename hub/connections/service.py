@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hub.audit.service import record
 from hub.connections.credentials import DIRECT_KINDS, split_credentials
 from hub.connections.models import Connection
+from hub.core import limits
 from hub.core.errors import HubError, not_found
 from hub.db.base import table_of, utcnow
 from hub.registry.service import get_integration
@@ -23,7 +24,6 @@ __all__ = [
     "connection_for",
     "create_connection",
     "credential_hints",
-    "credential_id_of",
     "delete_connection",
     "get_connection",
     "list_connections",
@@ -125,6 +125,8 @@ def create_connection(
     connected_via: str = "api",
 ) -> Connection:
     """Connect an integration with API-key / service-account credentials."""
+    if config is not None:
+        limits.check_json(config, "config")
     integ = get_integration(s, integration)
     _check_available(integ)
     kind = _credential_kind(integ)
@@ -221,6 +223,7 @@ def update_connection(
         conn.base_url = check_base_url(base_url) if base_url else None
         changed.append("base_url")
     if config is not None:
+        limits.check_json(config, "config")
         declared = {f["name"] for f in integ.definition.get("credential_fields", [])}
         conn.config = {**{k: v for k, v in conn.config.items() if k in declared}, **config}
         changed.append("config")
@@ -262,19 +265,12 @@ _conns = table_of(Connection)
 _ROUTING = select(
     _conns.c.id, _conns.c.integration_slug, _conns.c.status, _conns.c.last_error
 ).where(_conns.c.tenant_id == bindparam("tenant_id"))
-_CREDENTIAL_OF = select(_conns.c.credential_id).where(_conns.c.id == bindparam("connection_id"))
 
 
 def routing_rows(s: Session, tenant_id: str) -> dict[str, Row[Any, Any, Any, Any]]:
     """integration slug -> (id, integration_slug, status, last_error) of a tenant's connections."""
     rows = s.connection().execute(_ROUTING, {"tenant_id": tenant_id})
     return {r.integration_slug: r for r in rows}
-
-
-def credential_id_of(s: Session, connection_id: str) -> str | None:
-    """The vault credential id of a connection (None when it has none or is gone)."""
-    value = s.connection().scalar(_CREDENTIAL_OF, {"connection_id": connection_id})
-    return str(value) if value else None
 
 
 def note_outcome_health(

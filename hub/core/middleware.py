@@ -30,7 +30,7 @@ class RequestLogMiddleware:
         token = request_id_var.set(rid)
         run_token = run_id_var.set(None)
         start = time.perf_counter()
-        status = 500
+        status = 0  # no response started: the client went away first
 
         async def _send(message: Message) -> None:
             nonlocal status
@@ -45,11 +45,11 @@ class RequestLogMiddleware:
         finally:
             if log.isEnabledFor(logging.INFO):
                 log.info(
-                    "request",
+                    "request" if status else "request ended by the client",
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],
-                        "status": status,
+                        "status": status or None,
                         "ms": round((time.perf_counter() - start) * 1000, 2),
                     },
                 )

@@ -72,6 +72,40 @@ def die_with_parent_hook(enabled: bool) -> Callable[[], None] | None:
     return set_pdeathsig if enabled and sys.platform == "linux" else None
 
 
+def private_dir(path: Path) -> None:
+    """Make a folder the hub owns readable by its owner only (0700)."""
+    with contextlib.suppress(OSError):  # not ours to change: leave it as it is
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create a file (if missing) readable by its owner only, or make it so (0600)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def private_files() -> None:  # pragma: no cover - runs in the child before exec
+    """Make every file the child creates readable by its owner only (umask 077)."""
+    os.umask(0o077)
+
+
+def private_child(die_with_parent: bool) -> Callable[[], None]:
+    """A ``preexec_fn`` for children that hold secrets: private files, and optionally tied
+    to our life (n8n's database holds workflow credentials and, briefly, request bodies)."""
+    tie = die_with_parent_hook(die_with_parent)
+
+    def _preexec() -> None:  # pragma: no cover - runs in the child before exec
+        private_files()
+        if tie is not None:
+            tie()
+
+    return _preexec
+
+
 def send_signal(pid: int, sig: int, *, group: bool = False) -> None:
     """Send ``sig`` to ``pid`` (or to process group ``pid``); one gone or not ours is ignored."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     n8n_api_key: str | None = Field(default=None, repr=False)
     scheduler_enabled: bool = True
     run_timeout_s: float = 60.0
+    # Request limits (hub.core.guard): bodies by route family, and how long a client may
+    # take to send its headers and each part of its body.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_form_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_edge_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -25,6 +25,7 @@ from hub.core.callers import Caller
 from hub.core.errors import HubError
 from hub.core.settings import Settings
 from hub.mcp.server import HubMcp
+from hub.mcp.shape import shaping
 from hub.runtime import Runtime
 
 log = logging.getLogger("hub.mcp")
@@ -102,7 +103,7 @@ class McpEndpoint:
             await _refuse(err)(scope, receive, send)
             return
         scope[SCOPE_KEY] = caller
-        await self.manager.handle_request(scope, receive, send)
+        await self.manager.handle_request(scope, receive, shaping(send))
 
 
 def _bearer(scope: Scope) -> str | None:

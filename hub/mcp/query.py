@@ -19,6 +19,7 @@ from hub.connections.service import Connection
 from hub.core.callers import Caller
 from hub.core.cursor import decode_cursor, encode_cursor
 from hub.core.errors import HubError, not_found
+from hub.core.reads import check_read
 from hub.permissions import queue
 from hub.registry import service as registry
 from hub.registry.capabilities import DATA_TYPES
@@ -35,13 +36,14 @@ def hub_query(
 ) -> dict[str, Any]:
     """Answer one hub_query call (arguments already schema-validated)."""
     kind = args["type"]
+    check_read(caller, kind)
     spec = SPEC[kind]
     filters = dict(args.get("filters") or {})
     unknown = sorted(set(filters) - set(spec["filters"]))
     if unknown:
         raise HubError(
             "invalid_request",
-            f"Unknown filter(s) for {kind}: {', '.join(unknown)}. "
+            f"{len(unknown)} filter(s) that {kind} does not have. "
             f"Use: {', '.join(spec['filters'])}.",
             details={"field": "filters", "allowed": spec["filters"]},
         )
@@ -50,7 +52,7 @@ def hub_query(
     if bad:
         raise HubError(
             "invalid_request",
-            f"Unknown include(s) for {kind}: {', '.join(bad)}. Use: {', '.join(spec['includes'])}.",
+            f"{len(bad)} include(s) that {kind} does not have. Use: {', '.join(spec['includes'])}.",
             details={"field": "include", "allowed": spec["includes"]},
         )
     search = (args.get("search") or "").strip() or None

@@ -16,9 +16,11 @@ from mcp.server.lowlevel.server import Server
 from sqlalchemy.orm import Session
 
 from hub import __version__
+from hub.core import limits
 from hub.core.callers import Caller
 from hub.core.calls import CallRequest
 from hub.core.errors import HubError
+from hub.core.reads import visible_data_types
 from hub.mcp import native, results
 from hub.mcp.changes import ToolsetWatcher
 from hub.mcp.query import hub_query
@@ -116,6 +118,14 @@ class HubMcp:
         self, caller: Caller, name: str, arguments: dict[str, Any]
     ) -> types.CallToolResult:
         """Route a call to Layer 1, a hub-native tool, or the registry tool of that name."""
+        # The bounds first, whichever tool: before any registry, permission or n8n lookup.
+        limits.check_text(name, "name", max_len=limits.NAME_MAX, min_len=1)
+        limits.check_call(
+            arguments,
+            arguments.get("reasoning"),
+            arguments.get("idempotency_key"),
+            field="arguments",
+        )
         if name in _SCHEMAS:
             validate_args(name, _SCHEMAS[name], arguments)
         if name == "hub_capabilities":
@@ -151,7 +161,7 @@ class HubMcp:
         if actual != domain:
             raise HubError(
                 "invalid_request",
-                f"{action} is in the domain '{actual}', not '{domain}'. "
+                f"{action} is in the domain '{actual}', not the one given. "
                 "See hub_capabilities for each action's domain.",
                 details={"field": "domain"},
             )
@@ -167,6 +177,7 @@ class HubMcp:
         args = dict(arguments)
         reasoning = _text_arg(args.pop("reasoning", None), "reasoning")
         key = _text_arg(args.pop("idempotency_key", None), "idempotency_key")
+        limits.check_call(args, reasoning, key)
         outcome = await execute(
             self.rt.calls,
             caller,
@@ -237,9 +248,11 @@ class HubMcp:
             doc = registry.capabilities(s, connected)
             doc["data"]["domains"] = natives
             doc["data"]["integrations"] = []
-            return doc
-        doc = registry.capabilities(s, connected, domain)
-        doc["data"]["domains"].extend(natives)
+        else:
+            doc = registry.capabilities(s, connected, domain)
+            doc["data"]["domains"].extend(natives)
+        # MCP serves agents: only the record types an agent may read (hub.core.reads).
+        doc["data"]["data_types"] = visible_data_types("agent", doc["data"]["data_types"])
         return doc
 
 

@@ -16,6 +16,8 @@ import mcp_types as types
 from sqlalchemy.orm import Session
 
 from hub.connections.service import connected_integrations
+from hub.core import limits
+from hub.core.reads import may_read
 from hub.permissions.policy import AmountThreshold, MaxItems, SettledRefund, current_policy
 from hub.registry.capabilities import DATA_TYPES
 from hub.registry.service import capabilities, registry_revision
@@ -26,14 +28,14 @@ RESERVED = ("reasoning", "idempotency_key")
 REASONING_PROP = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 4000,
+    "maxLength": limits.REASONING_MAX,
     "description": "Why you are taking this action. Required for soft_limit actions; it is "
     "audited and shown to the human who reviews a queued call.",
 }
 IDEMPOTENCY_PROP = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 200,
+    "maxLength": limits.IDEMPOTENCY_KEY_MAX,
     "description": "Optional key of your own: retrying with the same key has one effect "
     "(returns the earlier result), and a queued call's result is fetched by retrying with it.",
 }
@@ -68,8 +70,16 @@ RESULT_SCHEMA: dict[str, Any] = {
     "required": ["status"],
 }
 
+_SLUG_PROP = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.NAME_MAX,
+    "description": "Slug, e.g. twilio.",
+}
+
 _DOMAIN_PROP = {
     "type": "string",
+    "maxLength": limits.NAME_MAX,
     "description": "Optional: only this domain (e.g. messaging, payments, connections). "
     "Omit to list everything.",
 }
@@ -105,10 +115,16 @@ LAYER1: tuple[types.Tool, ...] = (
             "properties": {
                 "type": {
                     "type": "string",
-                    "enum": [d["type"] for d in DATA_TYPES],
+                    # MCP serves agents: only what an agent may read (hub.core.reads).
+                    "enum": [d["type"] for d in DATA_TYPES if may_read("agent", d["type"])],
                     "description": "What to read.",
                 },
-                "id": {"type": "string", "description": "Get one record by id (or slug)."},
+                "id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": limits.ID_MAX,
+                    "description": "Get one record by id (or slug).",
+                },
                 "search": {
                     "type": "string",
                     "maxLength": 200,
@@ -116,11 +132,13 @@ LAYER1: tuple[types.Tool, ...] = (
                 },
                 "filters": {
                     "type": "object",
+                    "maxProperties": 10,
                     "description": "Type-specific filters, e.g. {status: 'failed'} for runs.",
                 },
                 "include": {
                     "type": "array",
-                    "items": {"type": "string"},
+                    "maxItems": 10,
+                    "items": {"type": "string", "maxLength": 40},
                     "description": "Details to expand, e.g. ['args', 'result'] for runs.",
                 },
                 "limit": {
@@ -130,7 +148,11 @@ LAYER1: tuple[types.Tool, ...] = (
                     "default": 20,
                     "description": "Max results (default 20, max 100).",
                 },
-                "cursor": {"type": "string", "description": "next_cursor of a previous page."},
+                "cursor": {
+                    "type": "string",
+                    "maxLength": limits.ID_MAX,
+                    "description": "next_cursor of a previous page.",
+                },
             },
         },
         annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
@@ -149,8 +171,16 @@ LAYER1: tuple[types.Tool, ...] = (
             "additionalProperties": False,
             "required": ["domain", "action", "data"],
             "properties": {
-                "domain": {"type": "string", "description": "Action domain, e.g. payments."},
-                "action": {"type": "string", "description": "Action name, e.g. charge_card."},
+                "domain": {
+                    "type": "string",
+                    "maxLength": limits.NAME_MAX,
+                    "description": "Action domain, e.g. payments.",
+                },
+                "action": {
+                    "type": "string",
+                    "maxLength": limits.NAME_MAX,
+                    "description": "Action name, e.g. charge_card.",
+                },
                 "data": {"type": "object", "description": "The action's parameters."},
                 "reasoning": REASONING_PROP,
                 "idempotency_key": IDEMPOTENCY_PROP,
@@ -172,7 +202,11 @@ NATIVE: tuple[types.Tool, ...] = (
             "additionalProperties": False,
             "required": ["queue_id"],
             "properties": {
-                "queue_id": {"type": "string", "description": "From authorization_required."}
+                "queue_id": {
+                    "type": "string",
+                    "maxLength": limits.ID_MAX,
+                    "description": "From authorization_required.",
+                }
             },
         },
         annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
@@ -187,7 +221,7 @@ NATIVE: tuple[types.Tool, ...] = (
             "type": "object",
             "additionalProperties": False,
             "required": ["integration"],
-            "properties": {"integration": {"type": "string", "description": "Slug, e.g. twilio."}},
+            "properties": {"integration": _SLUG_PROP},
         },
         annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
     ),
@@ -208,7 +242,7 @@ NATIVE: tuple[types.Tool, ...] = (
                     "maxLength": 500,
                     "description": "What you need to do, e.g. 'send appointment reminders by SMS'.",
                 },
-                "integration": {"type": "string", "description": "Optional slug you suggest."},
+                "integration": {**_SLUG_PROP, "description": "Optional slug you suggest."},
             },
         },
         annotations=types.ToolAnnotations(open_world_hint=False),
@@ -225,7 +259,7 @@ NATIVE: tuple[types.Tool, ...] = (
             "additionalProperties": False,
             "required": ["integration"],
             "properties": {
-                "integration": {"type": "string", "description": "Slug, e.g. twilio."},
+                "integration": _SLUG_PROP,
                 "reasoning": REASONING_PROP,
                 "idempotency_key": IDEMPOTENCY_PROP,
             },

@@ -71,9 +71,10 @@ from pathlib import Path
 import httpx
 
 from hub.core.processes import (
-    die_with_parent_hook,
     pid_alive,
     port_in_use,
+    private_child,
+    private_dir,
     read_environ,
     send_signal,
 )
@@ -302,6 +303,7 @@ class LocalN8n:
         if self.is_running():
             return self.url
         self.user_folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.user_folder)
         adopted = self._try_adopt(timeout)
         if adopted:
             return self.url
@@ -336,7 +338,7 @@ class LocalN8n:
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: stop() signals n8n + task runner
-            preexec_fn=die_with_parent_hook(self.die_with_parent),
+            preexec_fn=private_child(self.die_with_parent),
         )
         self._pid = self._proc.pid
         self.pid_file.write_text(f"{self._pid}\n")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from hub.core.callers import Caller, admin_only
+from hub.core.limits import IdParam
 from hub.db.deps import get_session
 from hub.permissions import overrides
 from hub.permissions.schemas import OverrideList, OverrideOut
@@ -27,7 +28,7 @@ def list_overrides(
 
 @router.delete("/api/permission-overrides/{override_id}", response_model=OverrideOut)
 def revoke_override(
-    override_id: str, caller: Caller = Depends(admin_only), s: Session = _session
+    override_id: IdParam, caller: Caller = Depends(admin_only), s: Session = _session
 ) -> OverrideOut:
     """Withdraw an Allow Always; matching calls need a human again."""
     return OverrideOut.model_validate(

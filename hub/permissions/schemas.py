@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.core import limits
+
 
 class DecisionIn(BaseModel):
     """POST /api/authorizations/{id}: Allow Once, Allow Always or Deny."""
@@ -15,7 +17,9 @@ class DecisionIn(BaseModel):
 
     # Optional here so another tenant's id answers 404 before the body is judged.
     decision: Literal["authorized", "denied"] | None = None
-    notes: str | None = Field(None, max_length=2000, description="Sent to the agent on a denial.")
+    notes: str | None = Field(
+        None, max_length=limits.NOTE_MAX, description="Sent to the agent on a denial."
+    )
     upgrade_permission: bool = Field(
         False, description="Allow Always: also record a narrow override for calls like this one."
     )

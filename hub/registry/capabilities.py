@@ -148,7 +148,7 @@ def build_capabilities(
         known = ", ".join(sorted(actions)) or "(none)"
         raise HubError(
             "invalid_request",
-            f"Unknown domain '{domain}'. Use one of: {known}; or omit domain for all.",
+            f"Unknown domain. Use one of: {known}; or omit domain for all.",
             details={"field": "domain", "allowed": sorted(actions)},
         )
     shown = sorted(d for d in actions if domain in (None, d))

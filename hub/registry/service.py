@@ -20,7 +20,7 @@ def _check_choice(name: str, value: str | None, allowed: tuple[str, ...] | list[
     if value is not None and value not in allowed:
         raise HubError(
             "invalid_request",
-            f"Unknown {name} '{value}'. Use one of: {', '.join(allowed)}.",
+            f"Unknown {name}. Use one of: {', '.join(allowed)}.",
             details={"field": name, "allowed": list(allowed)},
         )
 
@@ -103,7 +103,7 @@ def raise_unknown_tool(s: Session, name: str) -> NoReturn:
     hint = _suggest(name, list(s.scalars(select(Tool.name))))
     raise HubError(
         "not_found",
-        f"No tool '{name}' in the registry.{hint} "
+        f"No tool with that name in the registry.{hint} "
         "List them with GET /api/tools or hub_capabilities().",
     )
 

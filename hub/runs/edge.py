@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.connections.service import get_connection
+from hub.core import limits
 from hub.core.errors import HubError
 from hub.core.handlers import parse_body
 from hub.registry.service import get_integration
 from hub.runs import grants
 from hub.runs.callpath import CallPath
+from hub.runs.handouts import Handout
 from vault import Vault
 
 
@@ -25,8 +27,10 @@ class EdgeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     grant: str = Field(min_length=10, max_length=200)
-    run_id: str | None = None
-    integration: str | None = Field(None, description="The integration the workflow talks to.")
+    run_id: str | None = Field(None, max_length=limits.ID_MAX)
+    integration: str | None = Field(
+        None, max_length=limits.NAME_MAX, description="The integration the workflow talks to."
+    )
 
 
 def resolve(
@@ -92,5 +96,7 @@ async def resolve_credentials(request: Request) -> JSONResponse:
         raise got
     run_id, answer = got
     # finish() scrubs the workflow's answer of these without reading the vault again.
-    path.handouts.put(run_id, [v for v in answer["credentials"].values() if isinstance(v, str)])
+    secrets_ = [v for v in answer["credentials"].values() if isinstance(v, str)]
+    plain = [v for v in answer["connection"]["config"].values() if isinstance(v, str)]
+    path.handouts.put(run_id, Handout(secrets_, plain))
     return JSONResponse(answer)

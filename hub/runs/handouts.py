@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 KEEP_S = 180.0
+
+
+@dataclass(frozen=True)
+class Handout:
+    """What a workflow received for a run: its secret values and the plain identity fields
+    they pair with in basic auth (an account SID), both needed to scrub echoes of them."""
+
+    secrets: list[str]
+    identities: list[str]
 
 
 class Handouts:
@@ -18,10 +28,10 @@ class Handouts:
 
     def __init__(self, keep_s: float = KEEP_S) -> None:
         self.keep_s = keep_s
-        self._items: dict[str, tuple[float, list[str]]] = {}
+        self._items: dict[str, tuple[float, Handout]] = {}
         self._lock = threading.Lock()
 
-    def put(self, run_id: str, values: list[str]) -> None:
+    def put(self, run_id: str, values: Handout) -> None:
         """Remember what was handed out for a run (dropping entries past their lifetime)."""
         now = time.monotonic()
         with self._lock:
@@ -31,7 +41,7 @@ class Handouts:
                     del self._items[k]
             self._items[run_id] = (now, values)
 
-    def pop(self, run_id: str) -> list[str] | None:
+    def pop(self, run_id: str) -> Handout | None:
         """Forget and return a run's values; None when nothing was handed out here."""
         with self._lock:
             item = self._items.pop(run_id, None)

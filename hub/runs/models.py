@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,7 +13,7 @@ from hub.db.base import Base, JSONType, UTCDateTime, id_column, utcnow
 # pending: written, not yet sent; sent: the webhook call is under way;
 # succeeded / failed: the workflow answered; outcome_unknown: sent, answer lost (a crash or
 # timeout) -- never resent blindly; awaiting_authorization / denied / expired: the queue's.
-RUN_STATUSES = (
+RunStatus = Literal[
     "pending",
     "sent",
     "succeeded",
@@ -21,7 +22,8 @@ RUN_STATUSES = (
     "awaiting_authorization",
     "denied",
     "expired",
-)
+]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 TERMINAL = ("succeeded", "failed", "outcome_unknown", "denied", "expired")
 
 

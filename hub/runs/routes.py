@@ -10,14 +10,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from hub.core import limits
 from hub.core.callers import Caller, check_kind, current_caller
 from hub.core.calls import CallRequest
 from hub.core.errors import ERROR_STATUS
 from hub.core.handlers import parse_body
+from hub.core.limits import IdParam, NameParam
 from hub.db.deps import get_session
 from hub.runs import service
-from hub.runs.callpath import CallPath
+from hub.runs.callpath import EDGE_PATH, CallPath
+from hub.runs.edge import EdgeRequest, resolve_credentials
 from hub.runs.executor import execute
+from hub.runs.models import RunStatus
 
 router = APIRouter(tags=["tools"])
 
@@ -27,9 +31,15 @@ class ToolCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # The bounds are enforced by hub.core.limits.check_call, the same check MCP calls get
+    # (so both refuse with the same words); the schema states them.
     args: dict[str, Any] = Field(default_factory=dict)
-    reasoning: str | None = Field(None, max_length=4000)
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    reasoning: str | None = Field(
+        None, json_schema_extra={"maxLength": limits.REASONING_MAX, "minLength": 1}
+    )
+    idempotency_key: str | None = Field(
+        None, json_schema_extra={"maxLength": limits.IDEMPOTENCY_KEY_MAX, "minLength": 1}
+    )
 
 
 class RunOut(BaseModel):
@@ -76,6 +86,8 @@ async def call_tool(request: Request) -> JSONResponse:
     caller = await current_caller(request)
     check_kind(caller, ("agent", "admin"))
     body = await parse_body(request, ToolCall)
+    limits.check_text(name, "name", max_len=limits.NAME_MAX, min_len=1)
+    limits.check_call(body.args, body.reasoning, body.idempotency_key)
     path: CallPath = request.app.state.calls
     outcome = await execute(
         path,
@@ -101,18 +113,66 @@ async def call_tool(request: Request) -> JSONResponse:
     )
 
 
-# For the OpenAPI document only: the Starlette route in front answers every request.
+class CallAnswer(BaseModel):
+    """A tool call's answer: succeeded (data), queued for a human (queue_id), or failed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    run_id: str | None = None
+    data: dict[str, Any] | None = None
+    replayed: bool | None = None
+    queue_id: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    expires_at: str | None = None
+
+
+class EdgeAnswer(BaseModel):
+    """What a workflow gets for its grant: the connection and its credential fields."""
+
+    connection: dict[str, Any]
+    credentials: dict[str, Any]
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": model.model_json_schema()}}
+
+
+# For the OpenAPI document only: the Starlette routes in front answer every request.
 router.add_api_route(
     CALL_PATH,
     call_tool,
     methods=["POST"],
     openapi_extra={
         "parameters": [
-            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": "name",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": limits.NAME_MAX},
+            }
         ],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ToolCall.model_json_schema()}},
+        "requestBody": {"required": True, "content": _json(ToolCall)},
+        "responses": {
+            "200": {"description": "The call succeeded.", "content": _json(CallAnswer)},
+            "202": {
+                "description": "Queued for a human's authorization; nothing was sent.",
+                "content": _json(CallAnswer),
+            },
+        },
+    },
+)
+router.add_api_route(
+    EDGE_PATH,
+    resolve_credentials,
+    methods=["POST"],
+    tags=["edge"],
+    summary="A workflow trades its single-use grant for one connection's credentials",
+    openapi_extra={
+        "requestBody": {"required": True, "content": _json(EdgeRequest)},
+        "responses": {
+            "200": {"description": "The grant was redeemed.", "content": _json(EdgeAnswer)}
         },
     },
 )
@@ -120,8 +180,8 @@ router.add_api_route(
 
 @router.get("/api/runs", response_model=RunList, tags=["runs"])
 def list_runs(
-    status: str | None = None,
-    tool: str | None = None,
+    status: RunStatus | None = None,
+    tool: NameParam | None = None,
     limit: int = Query(50, ge=1, le=200),
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
@@ -133,7 +193,7 @@ def list_runs(
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, tags=["runs"])
 def get_run(
-    run_id: str,
+    run_id: IdParam,
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> RunOut:

@@ -35,8 +35,9 @@ from hub.registry import hot
 from hub.registry import service as registry
 from hub.runs import grants
 from hub.runs.facts import FACTS, held_by_key
+from hub.runs.handouts import Handout
 from hub.runs.models import Run
-from hub.runs.scrub import redact_fields, scrub_values
+from hub.runs.scrub import Scrubber, redact_fields
 from hub.runs.service import outcome_of
 from hub.runs.validation import validate_args
 from vault import Vault
@@ -190,8 +191,8 @@ def prepare(
         if held.args_hash != fingerprint:
             raise HubError(
                 "idempotency_mismatch",
-                f"Idempotency key '{req.idempotency_key}' was used for a different "
-                f"call (run {held.id}); use a new key for new arguments.",
+                "This idempotency key was already used for a call with other arguments; "
+                "use a new key for new arguments.",
             )
         if held.status in ("pending", "sent"):
             raise HubError(
@@ -290,7 +291,7 @@ def finish(
     *,
     vault: Vault,
     usage: UsageMeter,
-    edge_secrets: list[str] | None = None,
+    edge_secrets: Handout | None = None,
 ) -> CallOutcome:
     """Record the workflow's answer (or the failure to get one) on the run and connection.
 
@@ -304,23 +305,23 @@ def finish(
     # it was redeemed, so the workflow held the secret and the answer must be scrubbed of it.
     # Handed out here means redeemed (and so closed) already: no statement needed.
     redeemed = edge_secrets is not None or grants.close(s, d.body["grant"], now) == 0
-    secrets_ = edge_secrets or []
+    handout = edge_secrets or Handout([], [])
     if redeemed and edge_secrets is None:
-        cred_id = connections.credential_id_of(s, d.connection_id)
-        secrets_ = list(vault.read(s, d.tenant_id, cred_id).values()) if cred_id else []
+        handout = _handout_of(s, vault, d)
+    scrubber = Scrubber(handout.secrets, handout.identities)
 
     run = _Finished(d.run_id, "failed")
     health: tuple[str, str | None, str | None] | None = None
     if failure is not None:
         kind, message = failure
         run.status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
-        run.error_kind, run.error_message = kind, scrub_values(message, secrets_)
+        run.error_kind, run.error_message = kind, scrubber.scrub(message)
     elif answer is None:  # pragma: no cover - a hop either answers or raises
         raise AssertionError("finish() needs an answer or a failure")
     elif answer.get("ok") is True:
         run.status = "succeeded"
         data = answer.get("data")
-        run.result = scrub_values(data if isinstance(data, dict) else {"value": data}, secrets_)
+        run.result = scrubber.scrub(data if isinstance(data, dict) else {"value": data})
         if d.connection_status == "warning":
             health = ("connected", None, None)
     else:
@@ -333,7 +334,7 @@ def finish(
             else "vendor_unavailable"
         )
         run.error_kind = kind
-        run.error_message = scrub_values(str(err.get("message") or "vendor error")[:2000], secrets_)
+        run.error_message = scrubber.scrub(str(err.get("message") or "vendor error")[:2000])
         run.vendor_status = _int(err.get("vendor_status"))
         run.retry_after_s = _int(err.get("retry_after_s"))
         if kind == "auth":
@@ -377,6 +378,17 @@ def finish(
         else {"ms": duration_ms},
     )
     return outcome_of(run)
+
+
+def _handout_of(s: Session, vault: Vault, d: Dispatch) -> Handout:
+    """What the run's grant handed out, read again (it was redeemed on another replica)."""
+    try:
+        conn = connections.get_connection(s, d.tenant_id, d.connection_id)
+    except HubError:  # removed meanwhile: nothing left to scrub against
+        return Handout([], [])
+    values = vault.read(s, d.tenant_id, conn.credential_id) if conn.credential_id else {}
+    plain = [v for v in (conn.config or {}).values() if isinstance(v, str)]
+    return Handout([v for v in values.values() if isinstance(v, str)], plain)
 
 
 def _int(v: Any) -> int | None:

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hub.approvals.service import decide_and_run
 from hub.approvals.service import present as present_authorization
+from hub.core import limits
 from hub.core.errors import HubError
 from hub.permissions import queue
 from hub.permissions.queue import Authorization
@@ -26,8 +27,6 @@ from hub.web.guard import ConsoleRoute, PageError, checked_form, console
 from hub.web.names import Lookups, actor_names
 from hub.web.render import render
 from hub.web.session import Console
-
-NOTE_MAX = 2000
 
 # Form value -> (decision, whether to also grant a standing permission).
 DECISIONS = {
@@ -133,8 +132,10 @@ async def decide(auth_id: str, request: Request, c: Console = Depends(console)) 
     if choice is None:
         raise PageError(400, "Bad request", "Choose Allow Once, Allow Always or Deny.")
     decision, upgrade = choice
-    note = str(form.get("note") or "").strip()[:NOTE_MAX] or None
     try:
+        # The same bound as REST's notes: refused when over, never cut silently.
+        typed = limits.check_text(str(form.get("note") or ""), "note", max_len=limits.NOTE_MAX)
+        note = typed.strip() or None
         await decide_and_run(state.calls(request), c.caller, auth_id, decision, note, upgrade)
     except HubError as exc:
         if exc.status == 404:

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from hub.connections import service as connections
 from hub.connections.credentials import DIRECT_KINDS
 from hub.connections.service import Connection
+from hub.core import limits
 from hub.core.errors import HubError
 from hub.registry import service as registry
 from hub.registry.service import Integration
@@ -188,9 +189,12 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
                 value = form.get(f"cred.{f['name']}")
                 if isinstance(value, str) and value.strip():
                     creds[f["name"]] = value
-            label = str(form.get("account_label") or "").strip()[:200]
+            label = str(form.get("account_label") or "").strip()
             base_url = str(form.get("base_url") or "").strip()
             try:
+                # The same bounds as REST: refused when over, never cut silently.
+                limits.check_text(label, "account_label", max_len=limits.LABEL_MAX)
+                limits.check_text(base_url, "base_url", max_len=limits.URL_MAX)
                 if conn is None:
                     connections.create_connection(
                         s,
@@ -224,7 +228,8 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
                 )
                 if "base_url" not in errors:
                     ctx["base_url"] = base_url
-                ctx["account_label"] = label
+                if "account_label" not in errors:
+                    ctx["account_label"] = label
                 ctx["errors"] = errors
                 ctx["error"] = exc.message if not errors else "Please correct the marked fields."
                 return render(request, "connect.html", ctx, c=c, s=s, status=exc.status)

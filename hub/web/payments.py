@@ -6,7 +6,7 @@ the payment's state is the vendor's, and the hub learns it from the vendor, not 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from hub.web.render import render
@@ -15,7 +15,11 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/payments/complete")
-def payment_complete(request: Request) -> Response:
+def payment_complete(
+    request: Request,
+    # Stripe Checkout appends its session id to the success URL; it is not used here.
+    session_id: str | None = Query(None, max_length=200),
+) -> Response:
     """Shown after a successful checkout."""
     return render(
         request,

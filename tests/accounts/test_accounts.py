@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from hub.accounts import service
 from hub.accounts.models import ApiToken, User
 from hub.core.errors import HubError
+from hub.db.base import utcnow
 
 
 def test_token_is_stored_only_as_hash(hub_runtime, tenant, client):
@@ -106,3 +109,17 @@ def test_tenant_slug_rules(hub_runtime):
     with hub_runtime.db.session() as s, pytest.raises(HubError) as e:
         service.create_tenant(s, "Bad Slug!")
     assert e.value.kind == "invalid_request"
+
+
+def test_a_token_cannot_be_created_already_expired(client, tenant):
+    past = (utcnow() - timedelta(minutes=1)).isoformat()
+    r = client.post(
+        "/api/tokens", json={"kind": "agent", "expires_at": past}, headers=tenant.h("admin")
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "expires_at"
+    soon = (utcnow() + timedelta(hours=1)).isoformat()
+    ok = client.post(
+        "/api/tokens", json={"kind": "agent", "expires_at": soon}, headers=tenant.h("admin")
+    )
+    assert ok.status_code == 201, ok.text

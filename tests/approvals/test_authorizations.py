@@ -87,6 +87,23 @@ def test_idempotency_key_binds_one_call(client, tenant):
     assert other.status_code == 422 and other.json()["error"]["kind"] == "idempotency_mismatch"
 
 
+def test_a_key_clash_with_another_agents_queued_call_names_nothing_of_it(
+    client, hub_runtime, tenant
+):
+    with_stripe(client, tenant)
+    first = call(client, tenant, "charge_card", charge(), idempotency_key="shared", **WHY)
+    queue_id = first.json()["queue_id"]
+    other_agent = second_agent(hub_runtime, tenant)
+    clash = call(
+        client, tenant, "charge_card", charge(), token=other_agent, idempotency_key="shared", **WHY
+    )
+    assert clash.status_code == 422 and clash.json()["error"]["kind"] == "idempotency_mismatch"
+    assert queue_id not in clash.text and "shared" not in clash.text
+    # The agent who queued it still gets its own queue id back.
+    again = call(client, tenant, "charge_card", charge(85000), idempotency_key="shared", **WHY)
+    assert again.status_code == 422 and again.json()["error"]["queue_id"] == queue_id
+
+
 def test_agents_see_only_their_own_requests(client, hub_runtime, tenant, other_tenant):
     with_stripe(client, tenant)
     queue_id = call(client, tenant, "charge_card", charge(), **WHY).json()["queue_id"]

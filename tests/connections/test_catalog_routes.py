@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 import hub.schema  # noqa: F401 - every table, for create_all
 from hub.accounts.auth import HttpAuthenticator
 from hub.accounts.service import create_tenant, create_token
 from hub.connections.catalog_routes import router
-from hub.core.errors import HubError
+from hub.core.handlers import install_handlers
 from hub.core.settings import repo_path
 from hub.db.base import Base
 from hub.db.engine import Database
@@ -43,9 +41,7 @@ def client(tmp_path: Path, catalog: Catalog) -> Iterator[tuple[TestClient, str]]
     app.state.authenticator = HttpAuthenticator(db)
     app.include_router(router)
 
-    @app.exception_handler(HubError)
-    def _hub_error(_request: Any, exc: HubError) -> JSONResponse:  # the app's contract
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+    install_handlers(app)  # the app's error contract
 
     with TestClient(app) as c:
         yield c, raw

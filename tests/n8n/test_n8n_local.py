@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import socket
 import sqlite3
+import stat
 import subprocess
 import time
 import uuid
@@ -139,6 +140,16 @@ def test_n8n_is_ready(local_n8n):
     assert proc.pid_file.read_text().strip() == str(proc.pid)
     assert proc.database_path.is_file()
     assert proc.ready_seconds is not None and proc.ready_seconds > 0
+
+
+def test_n8n_files_are_its_owners_alone(local_n8n):
+    # n8n keeps workflow credentials and, while a run is in flight, request bodies there.
+    folder = local_n8n.process.user_folder
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    db_files = [
+        p for p in local_n8n.database_path.parent.iterdir() if p.name.startswith("database")
+    ]
+    assert db_files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in db_files)
 
 
 def test_install_is_idempotent_and_fast(n8n_install):

@@ -15,6 +15,7 @@ from hub.accounts.routes import router as accounts_router
 from hub.approvals.routes import router as approvals_router
 from hub.audit.routes import router as audit_router
 from hub.connections.catalog_routes import router as catalog_router
+from hub.connections.oauth_routes import router as oauth_router
 from hub.connections.routes import router as connections_router
 from hub.core.guard import EdgeGuard, Limits
 from hub.core.handlers import install_handlers
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         accounts_router,
         catalog_router,
         connections_router,
+        oauth_router,
         audit_router,
         runs_router,
         approvals_router,

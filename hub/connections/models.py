@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base, JSONType, TimestampMixin, UTCDateTime, id_column
+from hub.db.base import Base, JSONType, TimestampMixin, UTCDateTime, id_column, utcnow
 
 CONNECTION_STATUSES = ("connected", "warning", "error", "disconnected", "pending_setup")
 CONNECTED_VIA = ("ui", "api", "cli", "assistant", "auto_suggestion", "demo")
@@ -42,3 +42,85 @@ class Connection(TimestampMixin, Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # OAuth: when the stored access token expires (not secret; the refresh job selects on it).
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OAuthApp(TimestampMixin, Base):
+    """An operator's OAuth app at one provider: client id here, client secret in the vault.
+
+    The endpoint overrides point a provider at another authorization server (a Microsoft
+    tenant's own endpoints, or the sandbox's); None means the registry's.
+    """
+
+    __tablename__ = "oauth_apps"
+
+    integration_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    credential_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    authorize_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    token_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    revoke_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class OAuthState(Base):
+    """One authorization request in flight: random, single use, short-lived, bound to who
+    started it and to its PKCE verifier. Only the state's hash is stored."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[str] = id_column("ost")
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    user_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    integration_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    code_verifier: Mapped[str] = mapped_column(String(200), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(String(500), nullable=False)
+    connected_via: Mapped[str] = mapped_column(String(20), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConnectionEvent(Base):
+    """One health transition of a connection (kept after the connection is removed)."""
+
+    __tablename__ = "connection_events"
+
+    id: Mapped[str] = id_column("cev")
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    connection_id: Mapped[str] = mapped_column(String(40), index=True, nullable=False)
+    integration_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class Notification(Base):
+    """An in-app alert for a tenant's owners and admins (a connection entered error...)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = id_column("ntf")
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    connection_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    integration_slug: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    # What became of the owner's email: sent, failed, no_email_integration, no_owner_email.
+    email_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    read_by: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.connections.credentials import DIRECT_KINDS, split_credentials
+from hub.connections.health import set_status
 from hub.connections.models import Connection
 from hub.core import limits
 from hub.core.errors import HubError, not_found
@@ -214,8 +215,7 @@ def update_connection(
         changed += sorted(f"credentials.{k}" for k in [*secret, *plain])
         # New credentials clear an auth error: the next call is the test.
         if conn.status == "error":
-            conn.status = "connected"
-            conn.status_changed_at = utcnow()
+            set_status(s, conn, "connected", reason="credentials updated", kind=None)
     if account_label is not None:
         conn.account_label = account_label
         changed.append("account_label")
@@ -286,10 +286,7 @@ def note_outcome_health(
 def set_health(
     s: Session, conn: Connection, status: str, *, error: str | None = None, kind: str | None = None
 ) -> None:
-    """Move a connection to connected / warning / error and remember why."""
-    now = utcnow()
-    if status != conn.status:
-        conn.status = status
-        conn.status_changed_at = now
-    if error is not None:
-        conn.last_error, conn.last_error_kind, conn.last_error_at = error, kind, now
+    """Move a connection to connected / warning / error and remember why (recorded)."""
+    if error is not None and status not in ("warning", "error"):
+        conn.last_error, conn.last_error_kind, conn.last_error_at = error, kind, utcnow()
+    set_status(s, conn, status, reason=error, kind=kind)

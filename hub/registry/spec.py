@@ -73,6 +73,13 @@ class OAuthSpec(_Spec):
     client_auth: Literal["body", "basic"] = "body"
     client_id_param: str = "client_id"
     extra_authorize_params: dict[str, str] = Field(default_factory=dict)
+    rotates_refresh_tokens: bool = False
+    identity: dict[str, str] = Field(default_factory=dict)
+    callback_params: dict[str, str] = Field(default_factory=dict)
+    connections_url: str | None = None
+    connections_fields: dict[str, str] = Field(default_factory=dict)
+    refresh_lead_s: int = 300
+    keep_alive_days: int | None = None
 
 
 class WebhookSpec(_Spec):

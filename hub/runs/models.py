@@ -12,7 +12,9 @@ from hub.db.base import Base, JSONType, UTCDateTime, id_column, utcnow
 
 # pending: written, not yet sent; sent: the webhook call is under way;
 # succeeded / failed: the workflow answered; outcome_unknown: sent, answer lost (a crash or
-# timeout) -- never resent blindly; awaiting_authorization / denied / expired: the queue's.
+# timeout) -- never resent blindly; awaiting_authorization / denied / expired: the queue's;
+# paused: its connection is in error, nothing was sent; it resumes when the connection passes
+# a test, or ends `expired` at paused_until.
 RunStatus = Literal[
     "pending",
     "sent",
@@ -20,6 +22,7 @@ RunStatus = Literal[
     "failed",
     "outcome_unknown",
     "awaiting_authorization",
+    "paused",
     "denied",
     "expired",
 ]
@@ -61,6 +64,7 @@ class Run(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(nullable=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Grant(Base):
@@ -79,3 +83,22 @@ class Grant(Base):
     connection_id: Mapped[str] = mapped_column(String(40), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RunStep(Base):
+    """A finished step of a multi-step workflow run, keyed by the run and the step's name.
+
+    A resumed run sends the recorded steps with its webhook call, so the workflow replays
+    their results instead of calling the vendor again (step-scoped idempotency).
+    """
+
+    __tablename__ = "run_steps"
+    __table_args__ = (UniqueConstraint("run_id", "step"),)
+
+    id: Mapped[str] = id_column("stp")
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    step: Mapped[str] = mapped_column(String(64), nullable=False)
+    result: Mapped[dict] = mapped_column(JSONType, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

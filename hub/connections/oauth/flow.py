@@ -1,0 +1,229 @@
+"""The connect flow: start (authorize URL with a fresh state) and the callback (exchange the
+code, store the tokens, connect). The token call runs outside any database transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from hub.audit.service import record
+from hub.connections.health import set_status
+from hub.connections.models import Connection
+from hub.connections.oauth import client as oauth
+from hub.connections.oauth.apps import provider_and_client, redirect_uri
+from hub.connections.oauth.provider import Provider
+from hub.connections.oauth.states import consume_state, create_state
+from hub.connections.oauth.tokens import expiry_of, token_fields, token_hints
+from hub.core.errors import HubError
+from hub.db.base import utcnow
+from hub.db.engine import Database
+from hub.registry.service import get_integration
+from vault import Vault
+
+log = logging.getLogger("hub.connections.oauth")
+
+
+def start(
+    s: Session,
+    vault: Vault,
+    *,
+    tenant_id: str,
+    user_id: str | None,
+    actor: str,
+    integration: str,
+    public_url: str,
+    connected_via: str = "ui",
+) -> str:
+    """Begin connecting: store a state bound to the caller and return the authorize URL."""
+    integ = get_integration(s, integration)
+    if integ.status not in ("available", "beta"):
+        raise HubError(
+            "not_available",
+            f"{integ.name} is {integ.status.replace('_', ' ')}: it cannot be connected yet.",
+        )
+    provider, creds = provider_and_client(s, vault, integration)
+    verifier = oauth.new_verifier()
+    ru = redirect_uri(public_url)
+    raw = create_state(
+        s,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        actor=actor,
+        integration=provider.integration,
+        verifier=verifier,
+        redirect_uri=ru,
+        connected_via=connected_via,
+    )
+    record(s, tenant_id, actor, "oauth.started", integration=provider.integration)
+    return oauth.authorization_url(
+        provider.endpoints, creds, redirect_uri=ru, state=raw, verifier=verifier
+    )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    tenant_id: str
+    actor: str
+    integration: str
+    verifier: str
+    redirect_uri: str
+    connected_via: str
+    provider: Provider
+    creds: oauth.ClientCreds
+
+
+def _identity(provider: Provider, tok: oauth.TokenSet) -> str:
+    how = provider.identity
+    if how.get("source") == "id_token":
+        claims = oauth.id_token_claims(tok.raw.get("id_token"))
+        return str(claims.get(how.get("claim", "email")) or claims.get("sub") or "")
+    if how.get("source") == "token_response":
+        value = tok.raw.get(how.get("field", ""))
+        return str(value) if isinstance(value, str | int) else ""
+    return ""
+
+
+def _connections_lookup(provider: Provider, tok: oauth.TokenSet) -> dict[str, str]:
+    """Xero-style: the account (tenant) ids come from a connections endpoint after the grant."""
+    if not provider.connections_url:
+        return {}
+    try:
+        resp = httpx.get(
+            provider.connections_url,
+            headers={"Authorization": f"Bearer {tok.access_token}"},
+            timeout=oauth.TIMEOUT_S,
+        )
+        items = resp.json() if resp.status_code == 200 else []
+    except (httpx.HTTPError, ValueError):
+        items = []
+    first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+    return {
+        dst: str(first[src]) for src, dst in provider.connections_fields.items() if src in first
+    }
+
+
+def complete(
+    db: Database, vault: Vault, *, params: dict[str, str], callback_url: str
+) -> Connection:
+    """Handle the provider's redirect: check the state and redirect URI, exchange, connect."""
+    with db.session() as s:
+        # The state is spent even when what follows fails: a callback is never replayable.
+        st = consume_state(s, params.get("state"))
+        pending = _Pending(
+            st.tenant_id,
+            st.actor,
+            st.integration_slug,
+            st.code_verifier,
+            st.redirect_uri,
+            st.connected_via,
+            *provider_and_client(s, vault, st.integration_slug),
+        )
+    if callback_url != pending.redirect_uri:
+        raise HubError(
+            "invalid_request",
+            "The OAuth callback arrived at a redirect URI other than the one the authorization "
+            "was started with; redirect URIs must match exactly. Start again from the hub.",
+            details={"field": "redirect_uri"},
+        )
+    if params.get("error"):
+        raise HubError(
+            "invalid_request",
+            f"{pending.provider.name} did not authorize the connection "
+            f"({params['error'][:60]}). Start again and approve the requested access.",
+        )
+    code = params.get("code")
+    if not code:
+        raise HubError(
+            "invalid_request",
+            "The OAuth callback has no code: start the connection again.",
+            details={"field": "code"},
+        )
+    try:
+        tok = oauth.exchange_code(
+            pending.provider.endpoints,
+            pending.creds,
+            code=code,
+            redirect_uri=pending.redirect_uri,
+            verifier=pending.verifier,
+        )
+    except oauth.TokenError as exc:
+        raise HubError(
+            "vendor_unavailable" if exc.error == "unavailable" else "invalid_request",
+            f"{pending.provider.name} refused the authorization code ({exc.error}). "
+            "Start the connection again.",
+        ) from None
+    account = _identity(pending.provider, tok)
+    config = {
+        dst: params[src][:200]
+        for src, dst in pending.provider.callback_params.items()
+        if src in params
+    }
+    config.update(_connections_lookup(pending.provider, tok))
+    with db.session() as s:
+        return store_tokens(s, vault, pending, tok, account, config)
+
+
+def store_tokens(
+    s: Session,
+    vault: Vault,
+    p: _Pending,
+    tok: oauth.TokenSet,
+    account: str,
+    config: dict[str, Any],
+) -> Connection:
+    """Create or reconnect the tenant's connection with fresh tokens."""
+    from hub.connections.service import connection_for
+
+    conn = connection_for(s, p.tenant_id, p.integration)
+    fresh = conn is None
+    if conn is None:
+        conn = Connection(
+            tenant_id=p.tenant_id,
+            integration_slug=p.integration,
+            status="pending_setup",
+            account_label=account or p.provider.name,
+            connected_via=p.connected_via,
+            config={},
+            created_by=p.actor,
+        )
+        s.add(conn)
+        s.flush()
+    fields = token_fields(tok)
+    cred = vault.put(
+        s,
+        tenant_id=p.tenant_id,
+        owner_id=conn.id,
+        kind="oauth_token",
+        fields=fields,
+        hint=token_hints(fields),
+        scopes=(tok.scope or "").split(),
+        expires_at=expiry_of(tok),
+        credential_id=conn.credential_id,
+    )
+    conn.credential_id = cred.id
+    conn.token_expires_at = expiry_of(tok)
+    conn.config = {**conn.config, **config}
+    if account:
+        conn.account_label = account
+    conn.connected_via = p.connected_via
+    conn.updated_at = utcnow()
+    set_status(s, conn, "connected", reason="authorized through OAuth", kind=None)
+    record(
+        s,
+        p.tenant_id,
+        p.actor,
+        "connection.created" if fresh else "connection.reconnected",
+        target=conn.id,
+        integration=p.integration,
+        details={
+            "connected_via": p.connected_via,
+            "oauth": True,
+            "scopes": sorted((tok.scope or "").split()),
+            "refresh_token": tok.refresh_token is not None,
+        },
+    )
+    return conn

@@ -57,9 +57,11 @@ def start_oauth(
     return StartOut(authorize_url=url)
 
 
-@router.get(CALLBACK_PATH, include_in_schema=False)
 async def oauth_callback(request: Request) -> Response:
-    """The provider redirects here with code and state; the connection is then stored."""
+    """The provider redirects here with code and state; the connection is then stored.
+
+    A plain Starlette route: providers add parameters of their own (scope, iss, realmId,
+    authuser...), which the app-wide unknown-query refusal must not reject."""
     params = {k: v[:2000] for k, v in request.query_params.items()}
     callback_url = request.app.state.settings.base_url.rstrip("/") + request.url.path
     conn = await run_in_threadpool(
@@ -79,6 +81,9 @@ async def oauth_callback(request: Request) -> Response:
         f'"status": "{conn.status}"}}',
         media_type="application/json",
     )
+
+
+router.add_route(CALLBACK_PATH, oauth_callback, methods=["GET"], include_in_schema=False)
 
 
 class EventOut(BaseModel):

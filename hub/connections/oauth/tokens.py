@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.connections.oauth.client import TokenSet
+from vault import masked_hint
 
 # Fields a workflow never needs: the edge hands out the access token only.
 EDGE_WITHHELD = ("refresh_token",)
@@ -32,10 +33,5 @@ def expiry_of(tok: TokenSet) -> datetime | None:
 
 
 def token_hints(fields: dict[str, str]) -> dict[str, str]:
-    """Masked hints for the token fields; times and scopes are not secret."""
-    from vault import masked_hint
-
-    return {
-        k: (v if k in ("expires_at", "scope", "token_type", "refreshed_at") else masked_hint(v))
-        for k, v in fields.items()
-    }
+    """Masked hints for the tokens (scopes and expiry sit in the credential's own columns)."""
+    return {k: masked_hint(fields[k]) for k in ("access_token", "refresh_token") if k in fields}

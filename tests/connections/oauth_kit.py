@@ -1,0 +1,108 @@
+"""The sandbox authorization server (oidc-provider) for OAuth tests, and a scripted consent."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+
+from hub.connections.oauth.apps import register_app
+from hub.runtime import Runtime
+from hub.sandbox.authserver import AuthServer, OAuthClient
+
+# Which sandbox clients stand for which integration, with the real provider's habits:
+# Google never rotates and answers refreshes without a refresh token; Microsoft rotates.
+HABITS = {
+    "google_calendar": {"omit_refresh_on_refresh": True},
+    "outlook_calendar": {"rotate": True},
+    "google_business_profile": {"omit_refresh_on_refresh": True},
+}
+SCOPES = [
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "https://www.googleapis.com/auth/business.manage",
+    "User.Read",
+    "Calendars.ReadWrite",
+]
+
+
+def clients_for(redirect_uris: list[str]) -> list[OAuthClient]:
+    """One sandbox client per integration, secret random per run."""
+    return [
+        OAuthClient(
+            client_id=f"hub-{slug}",
+            client_secret=secrets.token_urlsafe(24),
+            redirect_uris=redirect_uris,
+            **habits,  # type: ignore[arg-type]
+        )
+        for slug, habits in HABITS.items()
+    ]
+
+
+def start_auth_server(redirect_uris: list[str], access_ttl: int = 60) -> AuthServer:
+    """A running oidc-provider for these redirect URIs."""
+    return AuthServer(clients_for(redirect_uris), scopes=SCOPES, access_ttl=access_ttl).start()
+
+
+def register_apps(rt: Runtime, server: AuthServer) -> None:
+    """Register the hub's OAuth apps, endpoints pointed at the sandbox server."""
+    with rt.db.session() as s:
+        for c in server.clients:
+            register_app(
+                s,
+                rt.vault,
+                "operator",
+                integration=c.client_id.removeprefix("hub-"),
+                client_id=c.client_id,
+                client_secret=c.client_secret,
+                authorize_url=server.authorize_url,
+                token_url=server.token_url,
+                revoke_url=server.revoke_url,
+            )
+
+
+def client_of(server: AuthServer, integration: str) -> OAuthClient:
+    """The sandbox client standing for an integration."""
+    return next(c for c in server.clients if c.client_id == f"hub-{integration}")
+
+
+def consent(authorize_url: str, login: str, *, stop_at: str) -> str:
+    """Sign in and approve on oidc-provider's own pages; returns the redirect it sends the
+    browser to (a URL starting with `stop_at`), without following it."""
+    with httpx.Client(follow_redirects=False, timeout=10) as b:
+        r = b.get(authorize_url)
+        for _ in range(12):
+            loc = r.headers.get("location")
+            if loc and loc.startswith(stop_at):
+                return loc
+            if loc:
+                r = b.get(urljoin(str(r.url), loc))
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"', r.text)
+            assert form, f"no redirect and no form from the authorization server: {r.text[:300]}"
+            data = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', r.text))
+            if 'name="login"' in r.text:
+                data.update(login=login, password="any")
+            r = b.post(urljoin(str(r.url), form.group(1)), data=data)
+    raise AssertionError("the consent flow did not come back to the hub")
+
+
+def query_of(url: str) -> dict[str, str]:
+    """A URL's query parameters (first value each)."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def path_and_query(url: str) -> str:
+    """What an in-process client requests for a full URL."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def iter_tokens(fields: dict[str, str]) -> Iterator[str]:
+    """The secret values of stored token fields (canaries to search for)."""
+    for k in ("access_token", "refresh_token"):
+        if fields.get(k):
+            yield fields[k]

@@ -65,9 +65,9 @@ def endpoint_for(s: Session, connection_id: str) -> WebhookEndpoint | None:
 def ensure_endpoint(s: Session, tenant_id: str, connection_id: str) -> WebhookEndpoint:
     """The connection's endpoint, created (with a fresh unguessable id) on first use."""
     ep = endpoint_for(s, connection_id)
-    if ep is not None:
+    if ep is not None and ep.tenant_id == tenant_id:
         return ep
-    conn = get_connection(s, tenant_id, connection_id)
+    conn = get_connection(s, tenant_id, connection_id)  # another tenant's: 404
     ep = WebhookEndpoint(tenant_id=tenant_id, connection_id=conn.id, provider=conn.integration_slug)
     s.add(ep)
     s.flush()

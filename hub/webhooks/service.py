@@ -35,7 +35,7 @@ def webhook_url_for(s: Session, base_url: str, tenant_id: str, connection_id: st
     """The connection's webhook URL (its endpoint made on first use); None when the
     integration sends no webhooks the hub can verify."""
     ep = endpoints.endpoint_for(s, connection_id)
-    if ep is None:
+    if ep is None or ep.tenant_id != tenant_id:
         conn = get_connection(s, tenant_id, connection_id)
         if endpoints.integration_scheme(s, conn.integration_slug) is None:
             return None

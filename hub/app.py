@@ -38,6 +38,7 @@ from hub.scheduler.jobs import Jobs
 from hub.web.payments import router as payments_router
 from hub.web.routes import STATIC_DIR, STATIC_PATH
 from hub.web.routes import router as web_router
+from hub.webhooks.mount import Webhooks
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -47,13 +48,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     configure_logging(settings.log_level, settings.log_format)
     configure_policy(settings.registry_dir)
     mcp_endpoint = McpEndpoint(rt)
+    webhooks = Webhooks(settings, rt.db, rt.vault, rt.calls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sched = Jobs(rt).start() if settings.scheduler_enabled else None
         rt.db.checkpointer.start()
+        await webhooks.start()
         async with mcp_endpoint.run():  # the MCP SDK's session manager needs its lifespan
             yield
+        await webhooks.stop()
         if sched is not None:
             sched.stop()
         rt.db.checkpointer.stop()
@@ -103,4 +107,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Every REST tool call, likewise first and without FastAPI's request handling.
     app.router.routes.insert(1, Route(CALL_PATH, endpoint=call_tool, methods=["POST"]))
     app.router.routes.insert(2, Route(EDGE_PATH, endpoint=resolve_credentials, methods=["POST"]))
+    webhooks.install(app, 3)  # inbound vendor webhooks (hub.webhooks)
     return app

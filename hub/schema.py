@@ -14,6 +14,7 @@ import hub.n8n.models
 import hub.permissions.models
 import hub.registry.models
 import hub.runs.models
+import hub.webhooks.models
 import vault.models
 from hub.db.base import Base
 
@@ -28,5 +29,6 @@ def all_metadata() -> list[MetaData]:
         hub.permissions.models,
         hub.registry.models,
         hub.runs.models,
+        hub.webhooks.models,
     )
     return [Base.metadata, vault.models.metadata]

@@ -28,7 +28,10 @@ def present(s: Session, request: Request, c: Connection) -> ConnectionOut:
     declared_plain = {k: v for k, v in c.config.items() if isinstance(v, str)}
     for k, v in declared_plain.items():
         creds.setdefault(k, CredentialHint(secret=False, hint=v))
+    # The webhooks domain sits above this one; the app hands its URL function down.
+    url_for = getattr(request.app.state, "webhook_url_for", None)
     return ConnectionOut(
+        webhook_url=url_for(s, c.tenant_id, c.id) if url_for else None,
         id=c.id,
         integration=c.integration_slug,
         status=c.status,

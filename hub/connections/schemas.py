@@ -58,6 +58,11 @@ class ConnectionOut(BaseModel):
     connected_via: str
     base_url: str | None
     credentials: dict[str, CredentialHint]
+    webhook_url: str | None = Field(
+        None,
+        description="Paste into the vendor's webhook settings; None when the integration "
+        "sends no webhooks the hub verifies.",
+    )
     times_used_by_agent: int
     last_agent_use_at: datetime | None
     last_used_at: datetime | None

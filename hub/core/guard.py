@@ -25,6 +25,9 @@ log = logging.getLogger("hub.http")
 
 # MCP refuses NUL per tool call instead (hub.core.limits), as a tool error the model reads.
 OWN_NUL_CHECK = ("/mcp",)
+# Inbound vendor webhooks are stored as raw bytes (a NUL is data there, and refusing it would
+# make the vendor retry an event the hub can never take).
+RAW_BODY_PREFIXES = ("/webhooks/",)
 # A JSON string escape for NUL: an odd number of backslashes, then u0000.
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -133,7 +136,9 @@ class EdgeGuard:
         except _Gone:
             log.info("client disconnected", extra={"path": scope["path"], "phase": "body"})
             return
-        if scope["path"] not in OWN_NUL_CHECK and _has_nul(body, content_type):
+        path = scope["path"]
+        raw = path in OWN_NUL_CHECK or path.startswith(RAW_BODY_PREFIXES)
+        if not raw and _has_nul(body, content_type):
             await refuse(
                 send,
                 422,

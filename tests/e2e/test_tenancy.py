@@ -34,6 +34,7 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
         headers=a.h("admin"),
     ).json()
     tokens = client.get("/api/tokens", headers=a.h("admin")).json()
+    event_id = _stored_event(client, a)
     auth_id, override_id = _authorization_and_override(rt, a.id, tokens[0]["id"])
     return {
         "connection_id": conn["id"],
@@ -41,7 +42,20 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
         "run_id": run_id,
         "auth_id": auth_id,
         "override_id": override_id,
+        "event_id": event_id,
     }
+
+
+def _stored_event(client, a) -> str:
+    """An inbound Stripe event of tenant A, through the door (hub.webhooks)."""
+    from tests.webhooks import kit
+
+    secret = kit.stripe_secret()
+    path = kit.stripe_endpoint(client, a, secret)
+    body = kit.stripe_event()
+    r = client.post(path, content=body, headers=kit.stripe_headers(body, secret))
+    assert r.status_code == 200, r.text
+    return r.json()["event_id"]
 
 
 def _authorization_and_override(rt, tenant_id: str, token_id: str) -> tuple[str, str]:

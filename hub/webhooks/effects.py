@@ -1,0 +1,31 @@
+"""The hub's own handling of an event, before it goes to the provider's handler workflow.
+
+Each effect is keyed by provider and runs at delivery time (so it is retried, and replayed,
+like the delivery itself); it returns facts to keep on the event (`result`) or raises NotYet
+when it cannot finish now (the vendor could not be read back, say) so the event is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.db.engine import Database
+from hub.webhooks.models import WebhookEvent
+from vault import Vault
+
+
+class NotYet(Exception):
+    """The effect cannot complete now; try the event again later."""
+
+
+Effect = Callable[[Database, Vault, WebhookEvent], Awaitable[dict[str, Any] | None]]
+
+#: provider -> effect; providers without one are only stored and forwarded.
+EFFECTS: dict[str, Effect] = {}
+
+
+async def apply(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
+    """Run the provider's effect for one event (None when it has none)."""
+    effect = EFFECTS.get(ev.provider)
+    return await effect(db, vault, ev) if effect is not None else None

@@ -1,0 +1,306 @@
+"""The event store: the durable queue deliveries run from, deduplicated by vendor event id.
+
+A verified event is inserted before the vendor hears 2xx; a second copy of the same vendor
+event id on the same endpoint hits a unique constraint and is only acknowledged. Rows are
+kept for RETENTION (well past the 72 hours vendors retry for), so dedupe keys outlive every
+vendor's retry schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.audit.service import record
+from hub.core.errors import HubError, not_found
+from hub.db.base import new_id, rowcount, table_of, utcnow
+from hub.webhooks.models import EVENT_STATUSES, WebhookEvent
+
+#: Deliveries tried before an event is dead-lettered (about 3 days with the backoff below).
+MAX_ATTEMPTS = 12
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 6 * 3600.0
+#: How long a worker owns a claimed event before another may take it (a killed hub's).
+LEASE_S = 120.0
+RETENTION = timedelta(days=30)
+
+_events = table_of(WebhookEvent)
+
+
+def backoff_s(attempts: int) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempts)], >= 1 s."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempts, 0))
+    return max(1.0, random.uniform(ceiling / 2, ceiling))
+
+
+def store(
+    s: Session,
+    *,
+    tenant_id: str,
+    endpoint_id: str,
+    provider: str,
+    dedupe_key: str,
+    event_type: str,
+    content_type: str,
+    body: bytes,
+) -> tuple[str | None, bool]:
+    """Insert one event unless its dedupe key is known -> (id, new); the id of a duplicate
+    is not looked up (the vendor only needs the acknowledgement)."""
+    event_id = new_id("evt")
+    now = utcnow()
+    values = {
+        "id": event_id,
+        "tenant_id": tenant_id,
+        "endpoint_id": endpoint_id,
+        "provider": provider,
+        "dedupe_key": dedupe_key[:200],
+        "event_type": event_type[:120],
+        "content_type": content_type[:120],
+        "body": body,
+        "status": "received",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+        "replays": 0,
+    }
+    conn = s.connection()
+    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        ins(_events)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["endpoint_id", "dedupe_key"])
+        .returning(_events.c.id)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
+    inserted = conn.execute(stmt).scalar() is not None
+    return (event_id, True) if inserted else (None, False)
+
+
+def payload(ev: WebhookEvent) -> Any:
+    """The event's body as data: JSON parsed, a form as a dict, else the text."""
+    text = ev.body.decode("utf-8", "replace")
+    ct = ev.content_type
+    if ct == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def get_event(s: Session, tenant_id: str, event_id: str) -> WebhookEvent:
+    """One event of this tenant (the same 404 for another tenant's)."""
+    ev = s.get(WebhookEvent, event_id)
+    if ev is None or ev.tenant_id != tenant_id:
+        raise not_found("event")
+    return ev
+
+
+def list_events(
+    s: Session,
+    tenant_id: str,
+    *,
+    provider: str | None = None,
+    event_type: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    before_id: str | None = None,
+) -> list[WebhookEvent]:
+    """Newest-first events of one tenant, filtered; page with `before_id`."""
+    if status is not None and status not in EVENT_STATUSES:
+        raise HubError(
+            "invalid_request",
+            f"status must be one of {', '.join(EVENT_STATUSES)}.",
+            details={"field": "status"},
+        )
+    q = select(WebhookEvent).where(WebhookEvent.tenant_id == tenant_id)
+    if provider:
+        q = q.where(WebhookEvent.provider == provider)
+    if event_type:
+        q = q.where(
+            WebhookEvent.event_type.startswith(event_type, autoescape=True)
+            if event_type.endswith(".")
+            else WebhookEvent.event_type == event_type
+        )
+    if status:
+        q = q.where(WebhookEvent.status == status)
+    if since:
+        q = q.where(WebhookEvent.received_at >= since)
+    if until:
+        q = q.where(WebhookEvent.received_at < until)
+    if before_id:
+        anchor = s.get(WebhookEvent, before_id)
+        if anchor is not None and anchor.tenant_id == tenant_id:
+            q = q.where(
+                (WebhookEvent.received_at < anchor.received_at)
+                | ((WebhookEvent.received_at == anchor.received_at) & (WebhookEvent.id < anchor.id))
+            )
+    q = q.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+    return list(s.scalars(q.limit(max(1, min(limit, 200)))))
+
+
+def dead_count(s: Session, tenant_id: str) -> int:
+    """How many of the tenant's events are dead-lettered (the console's navigation badge)."""
+    q = select(func.count()).where(
+        WebhookEvent.tenant_id == tenant_id, WebhookEvent.status == "dead"
+    )
+    return int(s.scalar(q) or 0)
+
+
+def replay(s: Session, tenant_id: str, actor: str, event_id: str) -> WebhookEvent:
+    """Queue an event for delivery again now (dead, delivered or waiting), with fresh attempts."""
+    ev = get_event(s, tenant_id, event_id)
+    if ev.status == "delivering" and ev.lease_until and ev.lease_until > utcnow():
+        raise HubError(
+            "in_progress",
+            "This event is being delivered right now; replay it once that attempt ends.",
+        )
+    before = ev.status
+    ev.status, ev.attempts, ev.next_attempt_at = "received", 0, utcnow()
+    ev.lease_until, ev.replays = None, ev.replays + 1
+    record(
+        s,
+        tenant_id,
+        actor,
+        "webhook.replayed",
+        target=ev.id,
+        integration=ev.provider,
+        details={"previous_status": before, "event_type": ev.event_type},
+    )
+    s.flush()
+    return ev
+
+
+def claim_due(s: Session, limit: int = 20) -> list[WebhookEvent]:
+    """Take up to `limit` events due for delivery (or whose worker's lease ran out)."""
+    now = utcnow()
+    due = select(WebhookEvent.id).where(
+        ((WebhookEvent.status == "received") & (WebhookEvent.next_attempt_at <= now))
+        | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
+    )
+    ids = list(s.scalars(due.order_by(WebhookEvent.next_attempt_at).limit(limit)))
+    taken: list[str] = []
+    lease = now + timedelta(seconds=LEASE_S)
+    for event_id in ids:
+        # Compare-and-set: with several replicas only one claims each row.
+        res = s.execute(
+            update(WebhookEvent)
+            .where(
+                WebhookEvent.id == event_id,
+                (
+                    (WebhookEvent.status == "received")
+                    | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
+                ),
+            )
+            .values(status="delivering", lease_until=lease, attempts=WebhookEvent.attempts + 1)
+        )
+        if rowcount(res):
+            taken.append(event_id)
+    s.flush()
+    if not taken:
+        return []
+    return list(s.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(taken))))
+
+
+def release_leases(s: Session) -> int:
+    """Return every claimed event to the queue (a single hub starting: the claims are its own
+    dead predecessor's)."""
+    res = s.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.status == "delivering")
+        .values(status="received", lease_until=None, next_attempt_at=utcnow())
+    )
+    return rowcount(res)
+
+
+def delivered(s: Session, event_id: str, result: dict[str, Any] | None) -> None:
+    """The handler accepted the event."""
+    s.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(
+            status="delivered",
+            delivered_at=utcnow(),
+            lease_until=None,
+            last_error=None,
+            result=result,
+        )
+    )
+
+
+def failed(s: Session, event_id: str, error: str, *, retry: bool = True) -> str:
+    """A delivery attempt failed: schedule the next with backoff, or dead-letter -> status."""
+    ev = s.get(WebhookEvent, event_id)
+    if ev is None:
+        return "gone"
+    if retry and ev.attempts < MAX_ATTEMPTS:
+        ev.status = "received"
+        ev.next_attempt_at = utcnow() + timedelta(seconds=backoff_s(ev.attempts))
+    else:
+        ev.status = "dead"
+        record(
+            s,
+            ev.tenant_id,
+            "webhooks",
+            "webhook.dead_lettered",
+            target=ev.id,
+            integration=ev.provider,
+            success=False,
+            error_message=error[:500],
+            details={"attempts": ev.attempts, "event_type": ev.event_type},
+        )
+    ev.lease_until, ev.last_error = None, error[:2000]
+    s.flush()
+    return ev.status
+
+
+def wait_without_attempt(s: Session, event_id: str, error: str, delay_s: float) -> None:
+    """Delivery cannot start (n8n down): try again later without spending an attempt."""
+    s.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(
+            status="received",
+            attempts=func.max(WebhookEvent.attempts - 1, 0)
+            if s.connection().dialect.name == "sqlite"
+            else func.greatest(WebhookEvent.attempts - 1, 0),
+            next_attempt_at=utcnow() + timedelta(seconds=delay_s),
+            lease_until=None,
+            last_error=error[:2000],
+        )
+    )
+
+
+def next_due_in_s(s: Session) -> float | None:
+    """Seconds until the earliest waiting event is due (None when nothing waits)."""
+    at = s.scalar(
+        select(func.min(WebhookEvent.next_attempt_at)).where(WebhookEvent.status == "received")
+    )
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        from datetime import UTC
+
+        at = at.replace(tzinfo=UTC)
+    return max(0.0, (at - utcnow()).total_seconds())
+
+
+def purge_old(s: Session) -> int:
+    """Delete delivered events older than RETENTION (dead ones stay until replayed)."""
+    cutoff = utcnow() - RETENTION
+    res = s.execute(
+        delete(WebhookEvent).where(
+            WebhookEvent.status == "delivered", WebhookEvent.received_at < cutoff
+        )
+    )
+    return rowcount(res)

@@ -25,6 +25,7 @@ ERROR_STATUS: dict[str, int] = {
     "outcome_unknown": 504,
     "grant_refused": 502,
     "outbound_refused": 422,
+    "tool_held": 409,
     "vault": 500,
     "internal": 500,
 }

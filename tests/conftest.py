@@ -101,6 +101,8 @@ def make_settings(tmp: Path, url: str, **over: object) -> Settings:
         "mode": "local",
         "log_format": "json",
         "scheduler_enabled": False,
+        # Test servers (remote MCP servers, the sandbox) are on loopback (hub.core.outbound).
+        "outbound_allow": "127.0.0.0/8,::1",
     }
     values.update(over)
     return Settings(**values)

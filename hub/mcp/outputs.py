@@ -176,3 +176,30 @@ ACTION = {
     ],
 }
 NATIVE_OUTPUTS["hub_action"] = ACTION
+
+# A remote result over the hub's size cap (hub.runs.remote.capped).
+TRUNCATED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["truncated", "note"],
+    "properties": {
+        "truncated": {"const": True},
+        "original_bytes": {"type": "integer"},
+        "note": {"type": "string", "description": "Why the result was cut."},
+        "partial": {"type": "string", "description": "The start of the result's JSON."},
+    },
+}
+
+
+def remote_envelope(output_schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The envelope of a remote tool: `data` is its pinned output schema (or its content
+    blocks when it declares none), or the truncation note."""
+    data = (
+        {"anyOf": [copy.deepcopy(output_schema), TRUNCATED_SCHEMA]}
+        if output_schema
+        else {
+            "type": "object",
+            "description": "The remote tool's content blocks ({content: [...]}), or a "
+            "truncation note.",
+        }
+    )
+    return envelope(data)

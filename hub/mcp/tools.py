@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from hub.connections.service import connected_integrations
 from hub.core import limits
 from hub.core.reads import may_read
-from hub.mcp.outputs import NATIVE_OUTPUTS, envelope
+from hub.federation import service as federation
+from hub.mcp.outputs import NATIVE_OUTPUTS, envelope, remote_envelope
 from hub.permissions.policy import AmountThreshold, MaxItems, SettledRefund, current_policy
 from hub.registry.capabilities import DATA_TYPES
 from hub.registry.service import capabilities, registry_revision
@@ -319,6 +320,34 @@ def registry_tool(action: dict[str, Any]) -> types.Tool:
     )
 
 
+def remote_tool(o: federation.Offered) -> types.Tool:
+    """An approved tool of an admin-registered MCP server, as the pinned definition says."""
+    d = o.definition
+    schema = copy.deepcopy(d.get("input_schema") or {"type": "object"})
+    props = dict(schema.get("properties") or {})
+    props.setdefault("reasoning", REASONING_PROP)
+    props.setdefault("idempotency_key", IDEMPOTENCY_PROP)
+    schema["properties"] = props
+    schema.setdefault("type", "object")
+    if o.permission == "soft_limit":
+        schema["required"] = sorted({*schema.get("required", []), "reasoning"})
+    parts = [
+        (d.get("description") or "").strip(),
+        f"From the MCP server '{o.server}', registered and approved by this business's admin.",
+        LEVEL_TEXT.get(o.permission, ""),
+    ]
+    ann = dict(d.get("annotations") or {})
+    ann["openWorldHint"] = True
+    return types.Tool(
+        name=o.name,
+        title=d.get("title") or ann.get("title"),
+        description="\n\n".join(p for p in parts if p),
+        input_schema=schema,
+        output_schema=remote_envelope(d.get("output_schema")),
+        annotations=types.ToolAnnotations.model_validate(ann),
+    )
+
+
 class ToolCatalog:
     """Per-tenant tool listings, cached by what they depend on."""
 
@@ -334,6 +363,7 @@ class ToolCatalog:
             registry_revision(s),
             frozenset(connected_integrations(s, tenant_id)),
             id(policy),
+            federation.revision(s, tenant_id),
         )
 
     def tools_for(self, s: Session, tenant_id: str) -> list[types.Tool]:
@@ -351,7 +381,9 @@ class ToolCatalog:
             for a in d["actions"]
             if a["available"] and a["name"] not in NATIVE_NAMES
         ]
-        tools = [*LAYER1, *NATIVE, *sorted(layer2, key=lambda t: t.name)]
+        # Remote tools come from the hub's cache of the server's listing: no remote call.
+        remote = [remote_tool(o) for o in federation.offered(s, tenant_id)]
+        tools = [*LAYER1, *NATIVE, *sorted(layer2, key=lambda t: t.name), *remote]
         with self._lock:
             self._cache[key] = tools
             while len(self._cache) > self._size:

@@ -25,6 +25,7 @@ from hub.core.openapi import install_openapi
 from hub.core.settings import Settings, get_settings
 from hub.core.strict import known_query_only
 from hub.db.health import router as health_router
+from hub.federation.routes import router as mcp_servers_router
 from hub.mcp.http import PATH as MCP_PATH
 from hub.mcp.http import McpEndpoint
 from hub.permissions.policy import configure as configure_policy
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runs_router,
         approvals_router,
         permissions_router,
+        mcp_servers_router,
         web_router,
         payments_router,
     ):

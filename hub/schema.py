@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 import hub.accounts.models
 import hub.audit.models
 import hub.connections.models
+import hub.federation.models
 import hub.n8n.models
 import hub.permissions.models
 import hub.registry.models
@@ -25,6 +26,7 @@ def all_metadata() -> list[MetaData]:
         hub.accounts.models,
         hub.audit.models,
         hub.connections.models,
+        hub.federation.models,
         hub.n8n.models,
         hub.permissions.models,
         hub.registry.models,

@@ -19,7 +19,7 @@ from hub.core import caches
 from hub.core.settings import Settings
 from hub.runtime import Runtime, open_runtime
 
-pytest_plugins = ["tests.n8n_fixtures", "tests.live_hub"]
+pytest_plugins = ["tests.n8n_fixtures", "tests.live_hub", "tests.mcp_results"]
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -101,6 +101,8 @@ def make_settings(tmp: Path, url: str, **over: object) -> Settings:
         "mode": "local",
         "log_format": "json",
         "scheduler_enabled": False,
+        # Test servers (remote MCP servers, the sandbox) are on loopback (hub.core.outbound).
+        "outbound_allow": "127.0.0.0/8,::1",
     }
     values.update(over)
     return Settings(**values)

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     n8n_api_key: str | None = Field(default=None, repr=False)
     scheduler_enabled: bool = True
     run_timeout_s: float = 60.0
+    # The outbound URL guard's allow-list (hub.core.outbound): host names or CIDRs.
+    outbound_allow: str = ""
+    # How long a remote MCP tool call may take once sent before its outcome is unknown.
+    remote_call_timeout_s: float = Field(default=30.0, gt=0)
     # Request limits (hub.core.guard): bodies by route family, and how long a client may
     # take to send its headers and each part of its body.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -67,15 +67,16 @@ def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -
         {k: f.get(k) for k in ("name", "label", "secret", "required", "help")}
         for f in d.get("credential_fields", [])
     ]
-    out["console_url"] = f"{base_url}/connections"
+    # The console's own connect page for this integration (hub.web.integrations).
+    out["console_url"] = f"{base_url}/integrations/{integ.slug}/connect"
     if integ.auth_type == "oauth2":
         how = (
-            f"An admin clicks Connect with {integ.name} on the console's Connections page "
+            f"An admin clicks Connect with {integ.name} on the console's connect page "
             f"({out['console_url']}) and approves access at {integ.name}."
         )
     else:
         how = (
-            f"An admin enters the credential fields on the console's Connections page "
+            f"An admin enters the credential fields on the console's connect page "
             f"({out['console_url']}), or POSTs them to {base_url}/api/connections with an "
             f'admin token: {{"integration": "{integ.slug}", "credentials": {{...}}}}.'
         )

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from hub.connections.service import connected_integrations
 from hub.core import limits
 from hub.core.reads import may_read
+from hub.federation import service as federation
+from hub.mcp.outputs import NATIVE_OUTPUTS, envelope, remote_envelope
 from hub.permissions.policy import AmountThreshold, MaxItems, SettledRefund, current_policy
 from hub.registry.capabilities import DATA_TYPES
 from hub.registry.service import capabilities, registry_revision
@@ -49,26 +51,8 @@ LEVEL_TEXT = {
     "human approves; then poll check_authorization or retry with the same idempotency_key).",
 }
 
-# The envelope every Layer-2 result has (structured content).
-RESULT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "status": {
-            "type": "string",
-            "enum": ["succeeded", "authorization_required", "failed", "outcome_unknown"],
-            "description": "succeeded: data holds the result; authorization_required: "
-            "queued for a human (queue_id), nothing sent.",
-        },
-        "run_id": {"type": ["string", "null"], "description": "The hub's run record."},
-        "data": {"type": "object", "description": "The tool's result when succeeded."},
-        "replayed": {"type": "boolean", "description": "An earlier result for the same key."},
-        "queue_id": {"type": "string", "description": "Pass to check_authorization."},
-        "reason": {"type": "string", "description": "Why a human must approve."},
-        "message": {"type": "string"},
-        "expires_at": {"type": "string"},
-    },
-    "required": ["status"],
-}
+# The envelope every Layer-2 result has (structured content), refusals included.
+RESULT_SCHEMA: dict[str, Any] = envelope(None)
 
 _SLUG_PROP = {
     "type": "string",
@@ -267,6 +251,9 @@ NATIVE: tuple[types.Tool, ...] = (
         annotations=types.ToolAnnotations(destructive_hint=True, open_world_hint=False),
     ),
 )
+# Each hub tool advertises the shape of its own answer (hub.mcp.outputs).
+LAYER1 = tuple(t.model_copy(update={"output_schema": NATIVE_OUTPUTS[t.name]}) for t in LAYER1)
+NATIVE = tuple(t.model_copy(update={"output_schema": NATIVE_OUTPUTS[t.name]}) for t in NATIVE)
 NATIVE_NAMES = frozenset(t.name for t in LAYER1) | frozenset(t.name for t in NATIVE)
 # Domains of hub-native actions (hub_action and hub_capabilities).
 NATIVE_DOMAINS: dict[str, tuple[str, ...]] = {
@@ -308,6 +295,7 @@ def registry_tool(action: dict[str, Any]) -> types.Tool:
     if action["permission"] == "soft_limit":
         schema["required"] = sorted({*schema.get("required", []), "reasoning"})
     connected = [p["integration"] for p in action["providers"] if p["connected"]]
+    read_only = bool(action.get("read_only", False))
     parts = [
         action["description"].strip(),
         LEVEL_TEXT.get(action["permission"], ""),
@@ -319,13 +307,44 @@ def registry_tool(action: dict[str, Any]) -> types.Tool:
         title=action["title"],
         description="\n\n".join(p for p in parts if p),
         input_schema=schema,
-        output_schema=RESULT_SCHEMA,
+        # The envelope around this tool's own output schema (what `data` holds).
+        output_schema=envelope(action.get("returns")),
         annotations=types.ToolAnnotations(
             title=action["title"],
-            read_only_hint=False,
-            destructive_hint=action["permission"] != "unrestricted",
+            read_only_hint=read_only,
+            destructive_hint=not read_only and action["permission"] != "unrestricted",
+            # A retry with the same idempotency_key has one effect (the hub replays it).
+            idempotent_hint=read_only,
             open_world_hint=True,
         ),
+    )
+
+
+def remote_tool(o: federation.Offered) -> types.Tool:
+    """An approved tool of an admin-registered MCP server, as the pinned definition says."""
+    d = o.definition
+    schema = copy.deepcopy(d.get("input_schema") or {"type": "object"})
+    props = dict(schema.get("properties") or {})
+    props.setdefault("reasoning", REASONING_PROP)
+    props.setdefault("idempotency_key", IDEMPOTENCY_PROP)
+    schema["properties"] = props
+    schema.setdefault("type", "object")
+    if o.permission == "soft_limit":
+        schema["required"] = sorted({*schema.get("required", []), "reasoning"})
+    parts = [
+        (d.get("description") or "").strip(),
+        f"From the MCP server '{o.server}', registered and approved by this business's admin.",
+        LEVEL_TEXT.get(o.permission, ""),
+    ]
+    ann = dict(d.get("annotations") or {})
+    ann["openWorldHint"] = True
+    return types.Tool(
+        name=o.name,
+        title=d.get("title") or ann.get("title"),
+        description="\n\n".join(p for p in parts if p),
+        input_schema=schema,
+        output_schema=remote_envelope(d.get("output_schema")),
+        annotations=types.ToolAnnotations.model_validate(ann),
     )
 
 
@@ -344,6 +363,7 @@ class ToolCatalog:
             registry_revision(s),
             frozenset(connected_integrations(s, tenant_id)),
             id(policy),
+            federation.revision(s, tenant_id),
         )
 
     def tools_for(self, s: Session, tenant_id: str) -> list[types.Tool]:
@@ -361,7 +381,9 @@ class ToolCatalog:
             for a in d["actions"]
             if a["available"] and a["name"] not in NATIVE_NAMES
         ]
-        tools = [*LAYER1, *NATIVE, *sorted(layer2, key=lambda t: t.name)]
+        # Remote tools come from the hub's cache of the server's listing: no remote call.
+        remote = [remote_tool(o) for o in federation.offered(s, tenant_id)]
+        tools = [*LAYER1, *NATIVE, *sorted(layer2, key=lambda t: t.name), *remote]
         with self._lock:
             self._cache[key] = tools
             while len(self._cache) > self._size:

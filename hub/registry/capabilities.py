@@ -103,6 +103,18 @@ class ToolLike(Protocol):
     def providers(self) -> Sequence[ProviderLike]: ...
 
 
+def _unavailable(providers: list[dict[str, Any]]) -> dict[str, str]:
+    """Why a tool whose provider is connected is still not offered (its workflow)."""
+    connected = [p for p in providers if p["connected"]]
+    if connected and not any(p["deployed"] for p in connected):
+        names = ", ".join(p["integration"] for p in connected)
+        return {
+            "unavailable_reason": f"The workflow of {names} for this tool is not deployed to "
+            "n8n, so agents are not offered it; an operator runs `hub workflows deploy`."
+        }
+    return {}
+
+
 def build_capabilities(
     integrations: Iterable[IntegrationLike],
     tools: Iterable[ToolLike],
@@ -128,6 +140,8 @@ def build_capabilities(
                     "status": integ.status if integ else "unknown",
                     "default": p.default,
                     "connected": p.integration in linked,
+                    # A YAML catalog knows no deployments: its bindings count as deployed.
+                    "deployed": bool(getattr(p, "deployed", True)),
                 }
             )
             powers[p.integration].append(tool.name)
@@ -136,12 +150,14 @@ def build_capabilities(
                 "name": tool.name,
                 "title": tool.title,
                 "permission": tool.permission,
+                "read_only": bool(getattr(tool, "read_only", False)),
                 "description": tool.description,
                 # Copies: callers may mutate the answer; the inputs may be cached rows.
                 "parameters": copy.deepcopy(tool.input_schema),
                 "returns": copy.deepcopy(tool.output_schema),
                 "providers": providers,
-                "available": any(p["connected"] for p in providers),
+                "available": any(p["connected"] and p["deployed"] for p in providers),
+                **_unavailable(providers),
             }
         )
     if domain is not None and domain not in actions:

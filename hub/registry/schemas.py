@@ -108,6 +108,13 @@ class ToolSummary(BaseModel):
     status: str
     source: str
     available: bool = Field(description="Some provider of it is connected for this tenant.")
+    listed_to_agents: bool = Field(
+        default=False,
+        description="Agents are offered it: a connected provider whose workflow is deployed.",
+    )
+    not_listed_reason: str | None = Field(
+        default=None, description="Why agents are not offered it, when they are not."
+    )
     providers: list[ProviderOut]
 
 
@@ -136,6 +143,7 @@ class CapabilityProvider(BaseModel):
     status: str
     default: bool
     connected: bool
+    deployed: bool = True
 
 
 class CapabilityAction(BaseModel):
@@ -149,6 +157,8 @@ class CapabilityAction(BaseModel):
     returns: dict[str, Any]
     providers: list[CapabilityProvider]
     available: bool
+    read_only: bool = False
+    unavailable_reason: str | None = None
 
 
 class CapabilityDomain(BaseModel):
@@ -263,8 +273,25 @@ def tool_summary(row: Tool, providers: list[ProviderOut]) -> ToolSummary:
         status=row.status,
         source=row.source,
         available=any(p.connected for p in providers),
+        **_listing(providers),
         providers=providers,
     )
+
+
+def _listing(providers: list[ProviderOut]) -> dict[str, Any]:
+    """Whether agents see the tool, and if not, why (for admins)."""
+    connected = [p for p in providers if p.connected]
+    if any(p.live_version is not None for p in connected):
+        return {"listed_to_agents": True, "not_listed_reason": None}
+    if not connected:
+        why = "No provider of it is connected for this tenant."
+    else:
+        names = ", ".join(p.workflow for p in connected)
+        why = (
+            f"The workflow {names} is not deployed to n8n; an operator runs "
+            "`hub workflows deploy` (see `hub workflows status`)."
+        )
+    return {"listed_to_agents": False, "not_listed_reason": why}
 
 
 def tool_detail(row: Tool, providers: list[ProviderOut]) -> ToolDetail:

@@ -137,6 +137,7 @@ class ToolSpec(_Spec):
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     secret_fields: list[str] = Field(default_factory=list)
+    read_only: bool = False
     idempotent_vendor: bool
     route_by: str | None = None
     providers: list[ProviderSpec]

@@ -24,6 +24,9 @@ class ProviderView:
 
     integration: str
     default: bool
+    # Whether the binding's workflow is deployed (live_version set): agents are offered
+    # only tools they can actually run.
+    deployed: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class ToolView:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     providers: tuple[ProviderView, ...]
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,9 @@ def snapshot(s: Session) -> Snapshot:
     for p in s.scalars(
         select(ToolProvider).order_by(ToolProvider.is_default.desc(), ToolProvider.integration_slug)
     ):
-        bindings.setdefault(p.tool_name, []).append(ProviderView(p.integration_slug, p.is_default))
+        bindings.setdefault(p.tool_name, []).append(
+            ProviderView(p.integration_slug, p.is_default, p.live_version is not None)
+        )
     tools = tuple(
         ToolView(
             t.name,
@@ -107,6 +113,7 @@ def snapshot(s: Session) -> Snapshot:
             t.input_schema,
             t.output_schema,
             tuple(bindings.get(t.name, ())),
+            bool((t.definition or {}).get("read_only", False)),
         )
         for t in s.scalars(select(Tool).where(Tool.status == "active"))
     )

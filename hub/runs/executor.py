@@ -13,7 +13,9 @@ from hub.core.calls import CallOutcome, CallRequest
 from hub.core.errors import HubError
 from hub.core.hop import NotSent, OutcomeUnknown
 from hub.core.logs import run_id_var
+from hub.federation.service import is_remote_name
 from hub.runs.callpath import CallPath
+from hub.runs.remote import execute_remote
 from hub.runs.spine import finish, precheck, prepare
 
 log = logging.getLogger("hub.runs")
@@ -22,6 +24,9 @@ log = logging.getLogger("hub.runs")
 async def execute(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), POST the workflow webhook, finish (DB); refusals raise HubError."""
     with path.db.writer.calling():
+        if is_remote_name(req.tool):
+            # A tool of an admin-registered MCP server (<server>__<tool>): the remote hop.
+            return await execute_remote(path, caller, req)
         return await _execute(path, caller, req)
 
 

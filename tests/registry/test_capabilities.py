@@ -97,11 +97,15 @@ def test_capabilities_for_a_thousand_integrations(catalog: Catalog) -> None:
 def test_capabilities_from_the_database_follow_changes(engine: Engine, catalog: Catalog) -> None:
     with Session(engine) as s:
         sync_catalog(s, catalog)
+        # Deploy sets a binding's live version; a connected tool whose workflow is not
+        # deployed is not available (agents are not offered it), with the reason.
+        service.set_binding_version(s, "charge_card", "stripe", 1)
         s.commit()
         first = service.capabilities(s, {"stripe"}, domain="payments")
         actions = {a["name"]: a for a in first["data"]["domains"][0]["actions"]}
         assert actions["charge_card"]["available"] is True
-        assert actions["send_invoice"]["available"] is True
+        assert actions["send_invoice"]["available"] is False
+        assert "not deployed" in actions["send_invoice"]["unavailable_reason"]
         assert service.capabilities(s, {"stripe"})["data"]["revision"] == first["data"]["revision"]
         first["data"]["domains"][0]["actions"][0]["parameters"]["mutated"] = True  # harmless
 

@@ -1,0 +1,290 @@
+"""The remote-MCP hop of the spine: a call to an admin-approved tool of a remote server.
+
+Same steps as a registry tool (hub.runs.spine): the arguments are validated against the
+pinned schema by the hub, the permission gate and the authorization queue apply, an
+idempotency key has one effect, the run is durable before anything is sent, and the call is
+audited and counted. Differences that matter for safety:
+
+- the agent's hub token is never forwarded (SECURITY 24): the only credential sent is the
+  server's own, read from the vault for this call;
+- that credential is scrubbed from whatever comes back (results, errors);
+- results are capped in size, with a note saying so;
+- a result is data only: nothing in it is read as an instruction, so it cannot approve an
+  authorization or change a permission (SECURITY 28);
+- a call that times out after it was sent is outcome_unknown and is never resent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+from sqlalchemy.orm import Session
+
+from hub.audit.service import append
+from hub.core.callers import Caller
+from hub.core.calls import CallOutcome, CallRequest, args_fingerprint
+from hub.core.errors import HubError
+from hub.core.hop import NotSent, OutcomeUnknown
+from hub.core.logs import run_id_var
+from hub.core.outbound import parse_allow
+from hub.db.base import new_id, table_of, utcnow
+from hub.federation import discovery
+from hub.federation import service as federation
+from hub.permissions.gate import ToolRef, gate
+from hub.runs.callpath import CallPath
+from hub.runs.facts import FACTS, held_by_key
+from hub.runs.models import Run
+from hub.runs.scrub import Scrubber
+from hub.runs.service import outcome_of
+from hub.runs.validation import validate_args
+
+log = logging.getLogger("hub.runs")
+
+# The largest result kept and returned (serialized JSON); past it the result is cut, noted.
+MAX_RESULT_BYTES = 256 * 1024
+# Failures after which the remote server provably did nothing: a retry may run again.
+REMOTE_NOTHING_SENT = ("vendor_unavailable",)
+
+_runs = table_of(Run)
+
+
+@dataclass
+class RemoteDispatch:
+    """A prepared remote call."""
+
+    run_id: str
+    tenant_id: str
+    caller: Caller
+    target: federation.CallTarget
+    endpoint: discovery.Endpoint
+    secrets: list[str]
+    args: dict[str, Any]
+    started: float
+
+
+def prepare_remote(
+    s: Session, path: CallPath, caller: Caller, req: CallRequest
+) -> RemoteDispatch | CallOutcome:
+    """Resolve, validate, gate, dedupe; write the run; read the server's credential."""
+    target = federation.resolve(s, caller.tenant_id, req.tool)
+    validate_args(req.tool, target.input_schema, req.args)
+    held = held_by_key(s, caller.tenant_id, req.idempotency_key)
+    ref = ToolRef(
+        name=req.tool,
+        permission=target.permission,
+        secret_fields=[],
+        provider=lambda: f"mcp:{target.server_name}",
+    )
+    gated = gate(s, caller, ref, req, FACTS, held_run=held.id if held is not None else None)
+    if gated is not None:
+        return gated
+    fingerprint = args_fingerprint(req.tool, req.args)
+    retry_of: str | None = None
+    if held is not None:
+        if held.args_hash != fingerprint:
+            raise HubError(
+                "idempotency_mismatch",
+                "This idempotency key was already used for a call with other arguments; "
+                "use a new key for new arguments.",
+            )
+        if held.status in ("pending", "sent"):
+            raise HubError(
+                "in_progress",
+                f"Run {held.id} with this idempotency key is still in progress; "
+                "poll it or retry later. It will not be run twice.",
+                details={"run_id": held.id},
+            )
+        earlier = s.get(Run, held.id)
+        retry_ok = held.status == "failed" and held.error_kind in REMOTE_NOTHING_SENT
+        if not retry_ok and earlier is not None:
+            return outcome_of(earlier, replayed=True)
+        retry_of = held.id
+    now = utcnow()
+    routed = {
+        "provider": f"mcp:{target.server_name}"[:64],
+        "connection_id": target.server_id,
+        "workflow_version": None,
+        "status": "sent",
+        "sent_at": now,
+        "error_kind": None,
+        "error_message": None,
+    }
+    db = s.connection()
+    if retry_of is None:
+        run_id = new_id("run")
+        db.execute(
+            _runs.insert(),
+            {
+                "id": run_id,
+                "tenant_id": caller.tenant_id,
+                "caller": caller.actor,
+                "tool": req.tool,
+                "args": req.args,
+                "args_hash": fingerprint,
+                "idempotency_key": req.idempotency_key,
+                "reasoning": req.reasoning,
+                "created_at": now,
+                **routed,
+            },
+        )
+    else:
+        run_id = retry_of
+        db.execute(_runs.update().where(_runs.c.id == run_id).values(**routed))
+    append(
+        s,
+        caller.tenant_id,
+        caller.actor,
+        "tool.called",
+        target=req.tool,
+        run_id=run_id,
+        integration=f"mcp:{target.server_name}",
+        details={"reasoning": req.reasoning} if req.reasoning else {},
+    )
+    allow = parse_allow(path.settings.outbound_allow)
+    headers = federation.call_headers(s, path.vault, caller.tenant_id, target)
+    endpoint = discovery.Endpoint(
+        url=target.url,
+        transport=target.transport,
+        allow=allow,
+        headers=headers,
+        timeout_s=path.settings.remote_call_timeout_s,
+        protocol=target.protocol,
+    )
+    return RemoteDispatch(
+        run_id=run_id,
+        tenant_id=caller.tenant_id,
+        caller=caller,
+        target=target,
+        endpoint=endpoint,
+        secrets=federation.secret_values(s, path.vault, caller.tenant_id, target.credential_id),
+        args=req.args,
+        started=time.perf_counter(),
+    )
+
+
+def _block(b: Any) -> dict[str, Any]:
+    out: dict[str, Any] = b.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return out
+
+
+def result_data(result: types.CallToolResult) -> dict[str, Any]:
+    """A remote result as the run's data: its structured content, else its content blocks."""
+    if isinstance(result.structured_content, dict):
+        return dict(result.structured_content)
+    return {"content": [_block(b) for b in result.content]}
+
+
+def capped(data: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[str, Any]:
+    """The data, or a cut version with a note when its JSON is over the limit."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    size = len(text.encode())
+    if size <= limit:
+        return data
+    return {
+        "truncated": True,
+        "original_bytes": size,
+        "note": f"The remote tool's result was {size} bytes, over the hub's limit of {limit} "
+        "bytes, so it was cut. Ask the tool for less (a narrower query, a page, a summary).",
+        "partial": text.encode()[: limit // 2].decode("utf-8", "ignore"),
+    }
+
+
+def _text_of(result: types.CallToolResult) -> str:
+    parts = [getattr(b, "text", "") for b in result.content]
+    return " ".join(p for p in parts if p)[:2000] or "the remote tool reported an error"
+
+
+def finish_remote(
+    s: Session,
+    d: RemoteDispatch,
+    result: types.CallToolResult | None,
+    failure: tuple[str, str] | None,
+) -> CallOutcome:
+    """Record the remote answer on the run, count the use, audit; scrub the credential."""
+    scrub = Scrubber(d.secrets)
+    now = utcnow()
+    status, data, kind, message = "failed", None, None, None
+    if failure is not None:
+        kind, message = failure
+        status = "outcome_unknown" if kind == "outcome_unknown" else "failed"
+        message = scrub.scrub(message)
+    elif result is not None and result.is_error:
+        kind, message = "remote_tool_error", scrub.scrub(_text_of(result))
+    elif result is not None:
+        status = "succeeded"
+        data = capped(scrub.scrub(result_data(result)))
+    duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
+    s.connection().execute(
+        _runs.update()
+        .where(_runs.c.id == d.run_id)
+        .values(
+            status=status,
+            result=data,
+            error_kind=kind,
+            error_message=message,
+            finished_at=now,
+            duration_ms=duration_ms,
+        )
+    )
+    federation.note_call(s, d.target)
+    append(
+        s,
+        d.tenant_id,
+        d.caller.actor,
+        f"tool.{status}",
+        target=d.target.exposed,
+        run_id=d.run_id,
+        integration=f"mcp:{d.target.server_name}",
+        success=status == "succeeded",
+        error_message=message,
+        details={"ms": duration_ms, "error_kind": kind} if kind else {"ms": duration_ms},
+    )
+    if status == "succeeded":
+        return CallOutcome("succeeded", d.run_id, data=data or {})
+    return CallOutcome(status, d.run_id, error={"kind": kind or status, "message": message or ""})
+
+
+async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
+    """Prepare (DB), call the remote tool with the SDK client, finish (DB)."""
+    prepared = await path.db.writer.run(lambda s: prepare_remote(s, path, caller, req))
+    if isinstance(prepared, CallOutcome):
+        return prepared
+    d = prepared
+    token = run_id_var.set(d.run_id)
+    try:
+        result: types.CallToolResult | None = None
+        failure: tuple[str, str] | None = None
+        try:
+            result = await discovery.call(
+                d.endpoint, d.endpoint.transport, d.target.remote_name, d.args
+            )
+        except NotSent as exc:
+            failure = (
+                "vendor_unavailable",
+                f"{exc}. Nothing was sent; retry with the same idempotency key.",
+            )
+        except OutcomeUnknown as exc:
+            failure = (
+                "outcome_unknown",
+                f"{exc}. The remote tool may or may not have acted; the call was not resent.",
+            )
+        except discovery.RemoteError as exc:
+            failure = ("remote_tool_error", f"The MCP server refused the call: {exc.message}")
+        outcome = await path.db.writer.run(lambda s: finish_remote(s, d, result, failure))
+        log.info(
+            "remote tool call",
+            extra={
+                "tool": req.tool,
+                "provider": f"mcp:{d.target.server_name}",
+                "status": outcome.status,
+                "error_kind": (outcome.error or {}).get("kind"),
+            },
+        )
+        return outcome
+    finally:
+        run_id_var.reset(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
+from hub.cli.serve_cmd import provision
 from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
 from hub.cli.workflows_cmd import workflows_app
 from hub.core.settings import get_settings
+from hub.core.shutdown import orderly_stop
 from hub.db import migrate
 from hub.registry.lint_cmd import registry_lint as _lint
 from hub.runtime import Runtime, reconcile_on_start
@@ -38,6 +41,9 @@ app.command()(up)
 def serve(
     host: str = typer.Option(None, help="Bind address (default HUB_HOST or 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default HUB_PORT or 8000)."),
+    provision_n8n: bool = typer.Option(
+        False, help="Set up HUB_N8N_URL's owner and API key (kept in the vault) and deploy."
+    ),
 ) -> None:
     """Run the hub's API and console (migrates and seeds the registry first)."""
     # Imported here, like every command's heavy parts: `hub --help` stays fast.
@@ -51,7 +57,10 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    with runtime() as rt:
+    # SIGTERM (docker, systemd) stops like Ctrl-C: the runtime closes, nothing is cut short.
+    with contextlib.suppress(KeyboardInterrupt), orderly_stop(), runtime() as rt:
+        if provision_n8n:
+            provision(rt)
         reconcile_on_start(rt)
         app_ = create_app(runtime=rt)
         console.print(f"hub {settings.mode} mode, database {rt.db.engine.url.render_as_string()}")

@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import typer
 from rich.panel import Panel
@@ -16,45 +17,17 @@ from hub.accounts import service as accounts
 from hub.cli.common import console, err_console, fail, runtime
 from hub.core.errors import HubError
 from hub.core.installs import InstallError
-from hub.core.settings import get_settings
-from hub.n8n.client import N8nClient, N8nError
+from hub.core.settings import Settings, get_settings
+from hub.core.shutdown import orderly_stop
+from hub.n8n.bootstrap import ensure_api_key
 from hub.n8n.deploy import deploy_all
-from hub.n8n.install import ensure_n8n
-from hub.n8n.instance import get_instance, register_instance, secret_of
+from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n, N8nStartError
-from hub.n8n.provision import provision_owner_and_key
-from hub.runtime import Runtime, reconcile_on_start
+from hub.runtime import reconcile_on_start
 
 
 def _step(label: str, started: float) -> None:
     console.print(f"[green]ok[/] {label} [dim]({time.monotonic() - started:.1f} s)[/]")
-
-
-def _n8n_api_key(rt: Runtime, n8n_url: str) -> None:
-    """Make sure the hub holds a working API key for the local n8n (provisioning it if not)."""
-    with rt.db.session() as s:
-        inst = get_instance(s)
-        key = secret_of(s, rt.vault, inst.api_key_credential_id, "api_key") if inst else None
-        owner = (
-            rt.vault.read(s, "system", inst.owner_credential_id)
-            if (inst and inst.owner_credential_id)
-            else None
-        )
-    if key:
-        client = N8nClient(n8n_url, key)
-        try:
-            client.list_workflows()
-            with rt.db.session() as s:
-                register_instance(s, rt.vault, n8n_url)
-            return
-        except N8nError:
-            pass  # revoked or a new n8n folder: provision again
-        finally:
-            client.close()
-    owner = owner or {"email": "owner@hub.local", "password": secrets.token_urlsafe(18) + "A1"}
-    key = provision_owner_and_key(n8n_url, owner["email"], owner["password"], label="hub")
-    with rt.db.session() as s:
-        register_instance(s, rt.vault, n8n_url, api_key=key, owner=owner)
 
 
 DEMO_OWNER = "owner@demo.local"
@@ -79,12 +52,7 @@ def up(
 ) -> None:
     """Install what is missing, start n8n, the sandbox and the hub; deploy; print how to connect."""
     # Imported here: the server and the sandbox load only for this command.
-    import uvicorn
-
-    from hub.app import create_app
-    from hub.core.server import server_config
-    from hub.sandbox import Sandbox, SandboxError, ensure_prism
-    from hub.sandbox.demo import ensure_demo_tenant
+    from hub.sandbox import ensure_prism
 
     t0 = time.monotonic()
     settings = get_settings()
@@ -98,24 +66,56 @@ def up(
         raise fail(str(exc), 2) from None
     _step("n8n and Prism installed", t0)
 
+    try:
+        with orderly_stop():
+            _run(install, prism, settings, port, n8n_port, sandbox_port, demo, t0)
+    except KeyboardInterrupt:
+        pass  # SIGINT or SIGTERM: the children were stopped on the way out
+    console.print("stopped")
+
+
+def _run(
+    install: N8nInstall,
+    prism: Path,
+    settings: Settings,
+    port: int,
+    n8n_port: int,
+    sandbox_port: int,
+    demo: bool,
+    t0: float,
+) -> None:
+    """Start the parts in order; every one is stopped on the way out, however it ends."""
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.core.server import server_config
+    from hub.sandbox import Sandbox, SandboxError
+    from hub.sandbox.demo import ensure_demo_tenant
+
     with ExitStack() as stack, runtime() as rt:
-        n8n = LocalN8n(install, settings.data_dir / "n8n", n8n_port)
+        # die_with_parent: even a kill -9 of this process takes n8n and Prism with it.
+        n8n = LocalN8n(install, settings.data_dir / "n8n", n8n_port, die_with_parent=True)
+        stack.callback(n8n.stop)  # before start: a signal during start-up stops it too
         try:
             with console.status("starting n8n"):
                 n8n_url = n8n.start()
         except N8nStartError as exc:
             raise fail(str(exc), 2) from None
-        stack.callback(n8n.stop)
         _step(f"n8n at {n8n_url}", t0)
-        _n8n_api_key(rt, n8n_url)
+        try:
+            ensure_api_key(rt, n8n_url)
+        except HubError as exc:
+            raise fail(exc.message, 2) from None
 
-        sandbox = Sandbox(prism, sandbox_port, log_dir=settings.data_dir / "sandbox")
+        sandbox = Sandbox(
+            prism, sandbox_port, log_dir=settings.data_dir / "sandbox", die_with_parent=True
+        )
+        stack.callback(sandbox.stop)
         try:
             with console.status("starting the vendor sandbox"):
                 sandbox.start()
         except SandboxError as exc:
             raise fail(str(exc), 2) from None
-        stack.callback(sandbox.stop)
         _step(f"vendor sandbox at {sandbox.proxy_url}", t0)
 
         try:
@@ -170,4 +170,3 @@ def up(
         uvicorn.Server(
             server_config(create_app(runtime=rt), settings, host=settings.host, port=port)
         ).run()
-    console.print("stopped")

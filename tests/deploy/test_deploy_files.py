@@ -20,17 +20,27 @@ def compose() -> dict:
 
 def test_services_and_dependencies():
     c = compose()
-    assert set(c["services"]) == {"postgres", "redis", "n8n", "n8n-worker", "hub"}
+    assert set(c["services"]) == {
+        "postgres",
+        "redis",
+        "n8n",
+        "n8n-worker",
+        "hub-1",
+        "hub-2",
+        "lb",
+    }
     for name, svc in c["services"].items():
         for dep in svc.get("depends_on", {}):
             assert dep in c["services"], f"{name} depends on unknown {dep}"
     assert c["services"]["n8n-worker"]["command"][0] == "worker"
-    assert c["services"]["hub"]["build"] == "."
+    for hub in ("hub-1", "hub-2"):  # no manual step: each replica provisions n8n itself
+        assert c["services"][hub]["build"] == "."
+        assert c["services"][hub]["command"] == ["hub", "serve", "--provision-n8n"]
 
 
 def test_hub_environment_names_real_settings():
     fields = set(Settings.model_fields)
-    env = compose()["services"]["hub"]["environment"]
+    env = compose()["services"]["hub-1"]["environment"]
     for key in env:
         assert key.startswith("HUB_") and key[4:].lower() in fields, f"{key} is not a setting"
     assert env["HUB_MODE"] == "production"

@@ -8,7 +8,7 @@ from tests.helpers import api_routes, twilio_credentials
 
 # Path parameters naming tenant-owned rows -> how to get tenant A's value.
 # Global catalog parameters (integration slug, tool name) are public by design.
-GLOBAL_PARAMS = {"slug", "name"}
+GLOBAL_PARAMS = {"slug", "name", "integration"}
 
 
 def tenant_a_values(client, a, rt) -> dict[str, str]:

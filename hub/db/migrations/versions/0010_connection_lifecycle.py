@@ -13,7 +13,7 @@ import hub.db.base
 from sqlalchemy.dialects import postgresql
 
 revision = '0010'
-down_revision = '0001'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

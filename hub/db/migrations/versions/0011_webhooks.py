@@ -14,7 +14,7 @@ import vault.models
 from sqlalchemy.dialects import postgresql
 
 revision = '0011'
-down_revision = '0001'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

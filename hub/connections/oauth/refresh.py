@@ -163,7 +163,8 @@ class Refresher:
                         None,
                         HubError(
                             "vendor_unavailable",
-                            f"{provider.name}'s token endpoint did not answer; try again shortly.",
+                            f"{provider.name}'s token endpoint refused or did not answer "
+                            f"({exc.error[:40]}); try again shortly.",
                         ),
                     )
                 if attempt == 2:

@@ -131,6 +131,8 @@ def stored_tokens(rt: Runtime, tenant_id: str, connection_id: str) -> dict[str, 
 
 def store_tokens(rt: Runtime, tenant_id: str, connection_id: str, fields: dict[str, str]) -> None:
     """Overwrite the connection's token fields (another worker's write, or an expiry)."""
+    from datetime import UTC, datetime
+
     from hub.connections.models import Connection
     from hub.connections.oauth.tokens import token_hints
 
@@ -146,13 +148,15 @@ def store_tokens(rt: Runtime, tenant_id: str, connection_id: str, fields: dict[s
             hint=token_hints(fields),
             credential_id=conn.credential_id,
         )
+        conn.token_expires_at = datetime.fromtimestamp(float(fields["expires_at"]), UTC)
 
 
-def expire_now(rt: Runtime, tenant_id: str, connection_id: str) -> dict[str, str]:
-    """Make the stored access token look expired (the provider would still take it)."""
+def expire_now(rt: Runtime, tenant_id: str, connection_id: str, in_s: int = -1) -> dict[str, str]:
+    """Make the stored access token look expired, or expiring in `in_s` seconds (the provider
+    would still take it)."""
     import time
 
     fields = stored_tokens(rt, tenant_id, connection_id)
-    fields["expires_at"] = str(int(time.time()) - 1)
+    fields["expires_at"] = str(int(time.time()) + in_s)
     store_tokens(rt, tenant_id, connection_id, fields)
     return fields

@@ -230,3 +230,19 @@ def _try(fn):  # type: ignore[no-untyped-def]
         return fn()
     except BaseException as exc:  # handed to the asserting thread
         return exc
+
+
+def test_scheduled_refresh_before_expiry(client, hub_runtime, tenant, oauth_apps):
+    from hub.connections.oauth.keepalive import refresh_due
+
+    soon = connect_via_flow(client, tenant, "google_calendar", "h@example.test", HUB_CALLBACK)
+    later = connect_via_flow(client, tenant, "outlook_calendar", "h@example.test", HUB_CALLBACK)
+    old_soon = expire_now(hub_runtime, tenant.id, soon, in_s=120)  # inside the 300 s lead
+    old_later = expire_now(hub_runtime, tenant.id, later, in_s=3000)
+    refresh_due(hub_runtime.db, hub_runtime.calls.refresher)
+    assert stored_tokens(hub_runtime, tenant.id, soon)["access_token"] != old_soon["access_token"]
+    assert stored_tokens(hub_runtime, tenant.id, later) == old_later
+    fresh = stored_tokens(hub_runtime, tenant.id, soon)
+    refresh_due(hub_runtime.db, hub_runtime.calls.refresher)  # nothing is due here any more
+    assert stored_tokens(hub_runtime, tenant.id, soon) == fresh
+    assert stored_tokens(hub_runtime, tenant.id, later) == old_later

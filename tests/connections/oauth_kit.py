@@ -129,8 +129,16 @@ def stored_tokens(rt: Runtime, tenant_id: str, connection_id: str) -> dict[str, 
         return dict(rt.vault.read(s, tenant_id, conn.credential_id))
 
 
-def store_tokens(rt: Runtime, tenant_id: str, connection_id: str, fields: dict[str, str]) -> None:
-    """Overwrite the connection's token fields (another worker's write, or an expiry)."""
+def store_tokens(
+    rt: Runtime,
+    tenant_id: str,
+    connection_id: str,
+    fields: dict[str, str],
+    *,
+    vault_only: bool = False,
+) -> None:
+    """Overwrite the connection's token fields (another worker's write, or an expiry);
+    `vault_only` leaves the connection row alone."""
     from datetime import UTC, datetime
 
     from hub.connections.models import Connection
@@ -148,7 +156,8 @@ def store_tokens(rt: Runtime, tenant_id: str, connection_id: str, fields: dict[s
             hint=token_hints(fields),
             credential_id=conn.credential_id,
         )
-        conn.token_expires_at = datetime.fromtimestamp(float(fields["expires_at"]), UTC)
+        if not vault_only:
+            conn.token_expires_at = datetime.fromtimestamp(float(fields["expires_at"]), UTC)
 
 
 def expire_now(rt: Runtime, tenant_id: str, connection_id: str, in_s: int = -1) -> dict[str, str]:
@@ -158,5 +167,6 @@ def expire_now(rt: Runtime, tenant_id: str, connection_id: str, in_s: int = -1) 
 
     fields = stored_tokens(rt, tenant_id, connection_id)
     fields["expires_at"] = str(int(time.time()) + in_s)
+    fields["refreshed_at"] = str(int(time.time()) + in_s - 3600)  # an hour-long token
     store_tokens(rt, tenant_id, connection_id, fields)
     return fields

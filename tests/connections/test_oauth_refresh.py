@@ -215,7 +215,8 @@ def test_invalid_grant_rereads_a_credential_another_worker_rotated(
     )
     t.start()
     time.sleep(0.3)  # the refresher has read the stale token and is waiting on the provider
-    store_tokens(hub_runtime, tenant.id, conn_id, newer)  # another worker rotated meanwhile
+    # Another worker rotated meanwhile (it writes the credential, not the locked row).
+    store_tokens(hub_runtime, tenant.id, conn_id, newer, vault_only=True)
     t.join(30)
     assert isinstance(out[0], dict), out
     assert out[0]["access_token"] == newer["access_token"]

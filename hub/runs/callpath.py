@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.connections.oauth.refresh import Refresher
 from hub.connections.usage import UsageMeter
 from hub.core.hop import Hop
 from hub.core.settings import Settings
@@ -31,6 +32,11 @@ class CallPath:
     handouts: Handouts = field(default_factory=Handouts)
     # Connection usage counts not yet written (hub.connections.usage).
     usage: UsageMeter = field(default_factory=UsageMeter)
+    # Hands out current OAuth access tokens, one refresh per connection at a time.
+    refresher: Refresher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresher = Refresher(self.db, self.vault)
 
     @property
     def edge_url(self) -> str:
@@ -45,6 +51,7 @@ class CallPath:
         """Close the hop's connections."""
         if self.hop is not None:
             await self.hop.aclose()
+        self.refresher.close()
 
     def flush_usage(self) -> None:
         """Write pending usage counts (when the process stops)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
+from hub.connections.oauth.refresh import MIN_VALID_S, expiring
+from hub.connections.oauth.tokens import EDGE_WITHHELD
 from hub.connections.service import get_connection
 from hub.core import limits
 from hub.core.errors import HubError
@@ -33,10 +36,17 @@ class EdgeRequest(BaseModel):
     )
 
 
-def resolve(
-    s: Session, vault: Vault, body: EdgeRequest, ip: str | None
-) -> tuple[str, dict[str, Any]] | HubError:
-    """Redeem the grant: (run id, answer), or the refusal (returned, so its audit row commits)."""
+@dataclass(frozen=True)
+class Resolved:
+    """A redeemed grant: the run, the answer, and the OAuth connection to keep fresh."""
+
+    run_id: str
+    answer: dict[str, Any]
+    oauth: tuple[str, str] | None  # (tenant id, connection id) when the credential is OAuth
+
+
+def resolve(s: Session, vault: Vault, body: EdgeRequest, ip: str | None) -> Resolved | HubError:
+    """Redeem the grant, or the refusal (returned, so its audit row commits)."""
     try:
         g = grants.redeem(s, body.grant, run_id=body.run_id, ip=ip)
     except HubError as exc:
@@ -70,7 +80,7 @@ def resolve(
         integration=conn.integration_slug,
         ip_address=ip,
     )
-    return g.run_id, {
+    answer = {
         "connection": {
             "id": conn.id,
             "integration": conn.integration_slug,
@@ -79,6 +89,8 @@ def resolve(
         },
         "credentials": fields,
     }
+    oauth = (g.tenant_id, conn.id) if integ.auth_type == "oauth2" and fields else None
+    return Resolved(g.run_id, answer, oauth)
 
 
 async def resolve_credentials(request: Request) -> JSONResponse:
@@ -94,7 +106,14 @@ async def resolve_credentials(request: Request) -> JSONResponse:
     got = await path.db.writer.run(lambda s: resolve(s, path.vault, body, ip))
     if isinstance(got, HubError):
         raise got
-    run_id, answer = got
+    run_id, answer = got.run_id, got.answer
+    if got.oauth is not None:
+        fields = answer["credentials"]
+        if expiring(fields, MIN_VALID_S):
+            # Refreshed on demand, once however many calls redeem at this moment (SECURITY 16).
+            fields = await path.refresher.current(*got.oauth)
+        # The workflow needs the access token only; the refresh token stays in the vault.
+        answer["credentials"] = {k: v for k, v in fields.items() if k not in EDGE_WITHHELD}
     # finish() scrubs the workflow's answer of these without reading the vault again.
     secrets_ = [v for v in answer["credentials"].values() if isinstance(v, str)]
     plain = [v for v in answer["connection"]["config"].values() if isinstance(v, str)]

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 
+from hub.connections.oauth.keepalive import refresh_due
+from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
 from hub.permissions import queue
 from hub.runs import grants
@@ -70,10 +72,23 @@ def job_expire_authorizations(rt: Runtime) -> int:
         return queue.expire_stale(s)
 
 
+def job_refresh_tokens(rt: Runtime) -> int:
+    """OAuth tokens about to expire, or idle too long, are refreshed (one flight each)."""
+    return refresh_due(rt.db, rt.calls.refresher)
+
+
+def job_purge_oauth_states(rt: Runtime) -> int:
+    """Delete OAuth states that expired over an hour ago."""
+    with rt.db.session() as s:
+        return purge_states(s)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
+    ("refresh_tokens", job_refresh_tokens, 60),
+    ("purge_oauth_states", job_purge_oauth_states, 600),
 ]
 
 

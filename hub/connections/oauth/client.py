@@ -86,12 +86,16 @@ def new_verifier() -> str:
     return generate_token(64)
 
 
-def _client(ep: Endpoints, client: ClientCreds, redirect_uri: str | None = None) -> OAuth2Client:
+def _client(
+    ep: Endpoints, client: ClientCreds, redirect_uri: str | None = None, *, scoped: bool = False
+) -> OAuth2Client:
+    # Scopes go in the authorization request only: a refresh without `scope` keeps what was
+    # granted (RFC 6749 6), where repeating scopes the user did not grant is refused.
     return OAuth2Client(
         client.client_id,
         client.client_secret,
         token_endpoint_auth_method=ep.client_auth,
-        scope=ep.scope_separator.join(ep.scopes) or None,
+        scope=(ep.scope_separator.join(ep.scopes) or None) if scoped else None,
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
         timeout=TIMEOUT_S,
@@ -103,7 +107,7 @@ def authorization_url(
     ep: Endpoints, client: ClientCreds, *, redirect_uri: str, state: str, verifier: str
 ) -> str:
     """The URL to send the user to: code flow, PKCE S256, the provider's extra parameters."""
-    with _client(ep, client, redirect_uri) as c:
+    with _client(ep, client, redirect_uri, scoped=True) as c:
         url, _ = c.create_authorization_url(
             ep.authorize_url, state=state, code_verifier=verifier, **ep.extra_authorize_params
         )

@@ -38,9 +38,17 @@ MIN_VALID_S = 30
 
 
 def expiring(fields: dict[str, str], within_s: float) -> bool:
-    """Whether the stored access token expires within `within_s` seconds."""
+    """Whether the stored access token expires within `within_s` seconds.
+
+    For tokens that live shorter than twice that, half their lifetime counts instead: a
+    lead time longer than the token's life would refresh it on every look."""
     exp = fields.get("expires_at")
-    return exp is not None and float(exp) - time.time() <= within_s
+    if exp is None:
+        return False
+    issued = fields.get("refreshed_at")
+    if issued is not None:
+        within_s = min(within_s, max(0.0, (float(exp) - float(issued)) / 2))
+    return float(exp) - time.time() <= within_s
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,8 @@ class Refresher:
                         None,
                         HubError(
                             "vendor_unavailable",
-                            f"{provider.name}'s token endpoint did not answer; try again shortly.",
+                            f"{provider.name}'s token endpoint refused or did not answer "
+                            f"({exc.error[:40]}); try again shortly.",
                         ),
                     )
                 if attempt == 2:

@@ -24,6 +24,7 @@ from hub.core.hop import Hop, NotSent, OutcomeUnknown
 from hub.db.base import utcnow
 from hub.db.engine import Database
 from hub.n8n.deployments import deployments
+from hub.n8n.lint import HANDLER_TOOL
 from hub.runs.callpath import CallPath
 from hub.webhooks import effects, events
 from hub.webhooks.models import WebhookEvent
@@ -31,7 +32,6 @@ from hub.webhooks.refusals import Refusals
 from vault import Vault
 
 log = logging.getLogger("hub.webhooks")
-HANDLER_TOOL = "on_event"
 TICK_S = 5.0
 CONCURRENCY = 4
 #: Delay before trying again while n8n cannot be reached (no attempt is spent).

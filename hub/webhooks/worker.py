@@ -74,6 +74,8 @@ class Deliverer:
         self._hop_checked = 0.0
         self.delivered = 0
         self.failures = 0
+        # A paused worker claims nothing (an operator draining a replica; tests of another).
+        self.paused = False
 
     def wake(self) -> None:
         """Ask the worker to look for due events now."""
@@ -137,6 +139,8 @@ class Deliverer:
 
     async def run_once(self) -> int:
         """Claim and deliver one batch of due events -> how many were attempted."""
+        if self.paused:
+            return 0
         batch = await self.db.writer.run(events.claim_due)
         if not batch:
             return 0

@@ -53,6 +53,12 @@ from hub.n8n.workflows import (
     parse_path,
 )
 
+#: The tool name of an inbound-event handler (`<integration>/on_event.v<N>.json`): it gets
+#: `{event_id, tenant_id, provider, type, received_at, attempt, payload}` from the hub's
+#: delivery worker (hub.webhooks) and answers `{ok: true, data}` or `{ok: false, error}`.
+#: It redeems no grant unless it calls the vendor; every other rule applies unchanged.
+HANDLER_TOOL = "on_event"
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -232,7 +238,11 @@ class _Linter:
         for i, n in enumerate(nodes):
             if isinstance(n, dict):
                 self.check_node(i, n, conns)
-        self.check_edge_and_vendor()
+        if self.ref is None or self.ref.tool != HANDLER_TOOL:
+            self.check_edge_and_vendor()
+        elif any(isinstance(n, dict) and n.get("type") == HTTP_NODE_TYPE for n in self.nodes):
+            # A handler that calls its vendor (to re-read an object) gets credentials as tools do.
+            self.check_edge_and_vendor()
         self.check_settings(wf.get("settings"))
         pin = wf.get("pinData")
         if pin not in (None, {}):

@@ -31,6 +31,7 @@ class Webhooks:
 
     def install(self, app: FastAPI, position: int) -> None:
         """Register the routes; the door goes in front of FastAPI's routing, like /mcp."""
+        app.state.webhooks = self
         app.state.webhook_door = self.door
         app.state.webhook_url_for = self.url_for
         app.include_router(router)

@@ -24,6 +24,7 @@ from hub.core.hop import Hop, NotSent, OutcomeUnknown
 from hub.db.base import utcnow
 from hub.db.engine import Database
 from hub.n8n.deployments import deployments
+from hub.n8n.lint import HANDLER_TOOL
 from hub.runs.callpath import CallPath
 from hub.webhooks import effects, events
 from hub.webhooks.models import WebhookEvent
@@ -31,7 +32,6 @@ from hub.webhooks.refusals import Refusals
 from vault import Vault
 
 log = logging.getLogger("hub.webhooks")
-HANDLER_TOOL = "on_event"
 TICK_S = 5.0
 CONCURRENCY = 4
 #: Delay before trying again while n8n cannot be reached (no attempt is spent).
@@ -74,6 +74,8 @@ class Deliverer:
         self._hop_checked = 0.0
         self.delivered = 0
         self.failures = 0
+        # A paused worker claims nothing (an operator draining a replica; tests of another).
+        self.paused = False
 
     def wake(self) -> None:
         """Ask the worker to look for due events now."""
@@ -137,6 +139,8 @@ class Deliverer:
 
     async def run_once(self) -> int:
         """Claim and deliver one batch of due events -> how many were attempted."""
+        if self.paused:
+            return 0
         batch = await self.db.writer.run(events.claim_due)
         if not batch:
             return 0

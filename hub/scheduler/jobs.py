@@ -1,4 +1,5 @@
-"""Periodic work: purge expired grants, reconcile stale in-flight runs, expire authorizations.
+"""Periodic work: purge expired grants, reconcile stale in-flight runs, expire authorizations,
+refresh remote MCP servers' tool lists.
 
 With several replicas on one PostgreSQL only the holder of an advisory lock runs the jobs;
 SQLite deployments are single-node, so their one hub always does.
@@ -13,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 
 from hub.db.engine import Database
+from hub.federation.refresh import refresh_due
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
@@ -70,10 +72,17 @@ def job_expire_authorizations(rt: Runtime) -> int:
         return queue.expire_stale(s)
 
 
+def job_refresh_mcp_servers(rt: Runtime) -> int:
+    """Refresh the tool lists of remote MCP servers that are due (interval with jitter,
+    backoff while failing, sooner when a server said its list changed)."""
+    return refresh_due(rt.db, rt.vault, rt.settings)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
+    ("refresh_mcp_servers", job_refresh_mcp_servers, 30),
 ]
 
 

@@ -11,6 +11,7 @@ import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
+from hub.cli.mcp_servers_cmd import mcp_servers_app
 from hub.cli.serve_cmd import provision
 from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
@@ -34,6 +35,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(vault_app, name="vault")
 app.add_typer(registry_app, name="registry")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(mcp_servers_app, name="mcp-servers")
 app.command()(up)
 
 

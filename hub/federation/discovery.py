@@ -191,17 +191,34 @@ def _server_info(c: Client) -> dict[str, Any]:
     return out
 
 
+def list_changed_hook(on_change: Callable[[], None]) -> Callable[[Any], Awaitable[None]]:
+    """A message handler that notices notifications/tools/list_changed from the server."""
+
+    async def handle(message: Any) -> None:
+        inner = getattr(message, "root", message)
+        if isinstance(inner, types.ToolListChangedNotification):
+            on_change()
+
+    return handle
+
+
 async def call(
-    ep: Endpoint, transport: str, name: str, arguments: dict[str, Any]
+    ep: Endpoint,
+    transport: str,
+    name: str,
+    arguments: dict[str, Any],
+    on_list_changed: Callable[[], None] | None = None,
 ) -> types.CallToolResult:
     """Call one remote tool. NotSent when it provably never reached the server; once sent, a
-    timeout or a lost answer is OutcomeUnknown (the caller never resends it)."""
+    timeout or a lost answer is OutcomeUnknown (the caller never resends it).
+    `on_list_changed` runs if the server says its tool list changed meanwhile."""
     mode = MODERN if ep.protocol == MODERN else "legacy"
     sent = False
     result: types.CallToolResult | None = None
+    hook = list_changed_hook(on_list_changed) if on_list_changed else None
     try:
         with anyio.fail_after(ep.timeout_s):
-            async with connect(ep, transport, mode=mode) as c:
+            async with connect(ep, transport, mode=mode, on_message=hook) as c:
                 sent = True
                 result = await c.call_tool(name, arguments, read_timeout_seconds=ep.timeout_s)
         return result

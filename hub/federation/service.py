@@ -507,6 +507,11 @@ def _tool(s: Session, tenant_id: str, server_id: str, tool: str) -> tuple[McpSer
     return server, row
 
 
+def find_tool(s: Session, tenant_id: str, server_id: str, tool: str) -> McpTool:
+    """One tool of one of this tenant's servers (by remote or exposed name)."""
+    return _tool(s, tenant_id, server_id, tool)[1]
+
+
 def approve(
     s: Session,
     tenant_id: str,

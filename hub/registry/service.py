@@ -137,7 +137,7 @@ def set_live_version(s: Session, workflow: str, version: int) -> list[str]:
     return moved
 
 
-def set_binding_version(s: Session, tool: str, integration: str, version: int) -> None:
+def set_binding_version(s: Session, tool: str, integration: str, version: int | None) -> None:
     """Point one tool's binding to an integration at a deployed workflow version."""
     b = s.scalar(
         select(ToolProvider).where(

@@ -65,6 +65,8 @@ class RemoteDispatch:
     secrets: list[str]
     args: dict[str, Any]
     started: float
+    # The server said its tool list changed during the call: refresh it soon.
+    list_changed: bool = False
 
 
 def prepare_remote(
@@ -232,6 +234,8 @@ def finish_remote(
         )
     )
     federation.note_call(s, d.target)
+    if d.list_changed:
+        federation.mark_for_refresh(s, d.target.server_id)
     append(
         s,
         d.tenant_id,
@@ -261,7 +265,11 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
         failure: tuple[str, str] | None = None
         try:
             result = await discovery.call(
-                d.endpoint, d.endpoint.transport, d.target.remote_name, d.args
+                d.endpoint,
+                d.endpoint.transport,
+                d.target.remote_name,
+                d.args,
+                on_list_changed=lambda: setattr(d, "list_changed", True),
             )
         except NotSent as exc:
             failure = (

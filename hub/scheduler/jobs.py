@@ -1,4 +1,5 @@
-"""Periodic work: purge expired grants, reconcile stale in-flight runs, expire authorizations.
+"""Periodic work: purge expired grants, reconcile stale in-flight runs, expire authorizations,
+refresh remote MCP servers' tool lists.
 
 With several replicas on one PostgreSQL only the holder of an advisory lock runs the jobs;
 SQLite deployments are single-node, so their one hub always does.
@@ -12,9 +13,10 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 
-from hub.connections.oauth.keepalive import refresh_due
+from hub.connections.oauth import keepalive as oauth_keepalive
 from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
+from hub.federation import refresh as mcp_refresh
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
@@ -74,7 +76,7 @@ def job_expire_authorizations(rt: Runtime) -> int:
 
 def job_refresh_tokens(rt: Runtime) -> int:
     """OAuth tokens about to expire, or idle too long, are refreshed (one flight each)."""
-    return refresh_due(rt.db, rt.calls.refresher)
+    return oauth_keepalive.refresh_due(rt.db, rt.calls.refresher)
 
 
 def job_purge_oauth_states(rt: Runtime) -> int:
@@ -83,12 +85,19 @@ def job_purge_oauth_states(rt: Runtime) -> int:
         return purge_states(s)
 
 
+def job_refresh_mcp_servers(rt: Runtime) -> int:
+    """Refresh the tool lists of remote MCP servers that are due (interval with jitter,
+    backoff while failing, sooner when a server said its list changed)."""
+    return mcp_refresh.refresh_due(rt.db, rt.vault, rt.settings)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
     ("refresh_tokens", job_refresh_tokens, 60),
     ("purge_oauth_states", job_purge_oauth_states, 600),
+    ("refresh_mcp_servers", job_refresh_mcp_servers, 30),
 ]
 
 

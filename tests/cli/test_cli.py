@@ -121,3 +121,53 @@ def test_serve_migrates_seeds_and_prints_the_url(env):
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/docs" in out
+
+
+def test_mcp_servers_add_list_approve_refresh_remove(env):
+    """`hub mcp-servers` against an SDK-built server on loopback."""
+    from tests.federation.servers import Remote, _app_of, serve
+
+    env["HUB_MASTER_KEY"] = new_master_key()
+    env["HUB_OUTBOUND_ALLOW"] = "127.0.0.0/8"
+    env["TOOL_TOKEN"] = "remote-" + os.urandom(8).hex()
+    hub(env, "tenants", "create", "mcpco")
+    rem = Remote()
+    rem.seed()
+    with serve(_app_of(rem)) as base:
+        out = hub(
+            env,
+            "mcp-servers",
+            "add",
+            "tools",
+            base + "/mcp",
+            "--tenant",
+            "mcpco",
+            "--auth",
+            "bearer",
+            "--secret-env",
+            "TOOL_TOKEN",
+        )
+        assert "registered" in out.stdout and "9 tool(s)" in out.stdout, out.stdout
+        listed = hub(env, "mcp-servers", "list", "--tenant", "mcpco").stdout
+        assert "connected" in listed and "pending:9" in listed
+        assert env["TOOL_TOKEN"] not in listed + out.stdout + out.stderr
+        ok = hub(env, "mcp-servers", "approve", "tools", "echo", "--tenant", "mcpco").stdout
+        assert "tools__echo approved as unrestricted" in ok
+        rem.tools["echo"] = rem.tools["echo"].model_copy(update={"description": "New words."})
+        again = hub(env, "mcp-servers", "refresh", "tools", "--tenant", "mcpco").stdout
+        assert "held: echo" in again
+        shown = hub(env, "mcp-servers", "approve", "tools", "echo", "--tenant", "mcpco").stdout
+        assert "changed description" in shown and "New words." in shown
+    refused = hub(
+        env,
+        "mcp-servers",
+        "add",
+        "meta",
+        "http://169.254.169.254/",
+        "--tenant",
+        "mcpco",
+        check=False,
+    )
+    assert refused.returncode != 0 and "cloud metadata" in refused.stderr
+    hub(env, "mcp-servers", "remove", "tools", "--tenant", "mcpco")
+    assert "mcs_" not in hub(env, "mcp-servers", "list", "--tenant", "mcpco").stdout

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from hub.registry import service as registry
 from tests.conftest import TenantKit
 from tests.mcp.test_refusals import post, rpc
 
@@ -109,8 +110,19 @@ def test_no_rest_error_repeats_a_submitted_value(client, tenant: TenantKit, kind
     assert sent > 60  # every operation was reached
 
 
-def test_no_mcp_refusal_repeats_a_submitted_value(client, tenant: TenantKit):
-    # A connection, so named tools are offered too.
+def test_no_mcp_refusal_repeats_a_submitted_value(client, tenant: TenantKit, hub_runtime):
+    # A connection with a deployed workflow (as `hub workflows deploy` records it), so
+    # named tools are offered too.
+    with hub_runtime.db.session() as s:
+        registry.set_binding_version(s, "send_sms", "twilio", 1)
+    try:
+        _no_mcp_refusal_repeats_a_submitted_value(client, tenant)
+    finally:
+        with hub_runtime.db.session() as s:
+            registry.set_binding_version(s, "send_sms", "twilio", None)
+
+
+def _no_mcp_refusal_repeats_a_submitted_value(client, tenant: TenantKit):
     r = client.post(
         "/api/connections",
         headers=tenant.h("admin"),

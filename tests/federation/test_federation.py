@@ -110,8 +110,8 @@ def test_register_approve_and_call_through_the_spine(
     assert srv["refresh"]["ok"] is True and srv["health"] == "connected"
     assert srv["auth"] == {"type": "bearer", "secret": "set"}
     tools = by_name(srv)
-    # Pages of two: all eight arrived, so pagination was followed.
-    assert set(tools) == set(rem.tools) and srv["refresh"]["tools"] == 8
+    # Pages of two: all nine arrived, so pagination was followed.
+    assert set(tools) == set(rem.tools) and srv["refresh"]["tools"] == 9
     assert {x["state"] for x in tools.values()} == {"pending"}
     assert tools["echo"]["proposed_permission"] == "unrestricted"
     assert tools["wipe"]["proposed_permission"] == "requires_authorization"

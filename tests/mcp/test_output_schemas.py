@@ -58,7 +58,7 @@ def deployed(rt: Runtime, tool: str, integration: str) -> Iterator[None]:
         yield
     finally:
         with rt.db.session() as s:
-            registry.set_binding_version(s, tool, integration, None)  # type: ignore[arg-type]
+            registry.set_binding_version(s, tool, integration, None)
 
 
 def connect(url: str, t: TenantKit, integration: str, creds: dict[str, str]) -> None:

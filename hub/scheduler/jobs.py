@@ -6,11 +6,14 @@ SQLite deployments are single-node, so their one hub always does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from hub.db.engine import Database
 from hub.permissions import queue
@@ -34,22 +37,40 @@ class Leadership:
         if self.db.url.startswith("sqlite"):
             return True
         if self._conn is not None:
-            return True
+            try:
+                self._conn.execute(text("SELECT 1"))
+                return True
+            except DBAPIError:
+                # The database restarted: the lock went with the connection, and another
+                # replica may hold it now. Try again like any follower.
+                self._drop()
+                log.warning("scheduler leadership lost", extra={"pid": os.getpid()})
         conn = self.db.engine.connect()
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
         if got:
             self._conn = conn  # the lock lives as long as this connection
+            log.info("scheduler leadership taken", extra={"pid": os.getpid()})
             return True
         conn.close()
         return False
 
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()  # never back to the pool
+                self._conn.close()
+            self._conn = None
+
     def release(self) -> None:
         """Give the lock up."""
         if self._conn is not None:
-            # Closing only returns the connection to the pool, where the lock would live on.
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            self._conn.close()
-            self._conn = None
+            try:
+                # Closing only returns the connection to the pool, where the lock would live on.
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.close()
+                self._conn = None
+            except DBAPIError:
+                self._drop()  # the database is gone, and the lock with it
 
 
 def job_purge_grants(rt: Runtime) -> int:
@@ -87,7 +108,8 @@ class Jobs:
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
         )
         for name, fn, every in JOBS:
-            self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=every, id=name)
+            seconds = rt.settings.scheduler_interval_s or every
+            self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=seconds, id=name)
 
     def _guarded(self, name: str, fn: Callable[[Runtime], int]) -> Callable[[], None]:
         def run() -> None:

@@ -15,7 +15,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from hub.audit import service as audit
+from hub.connections import service as connections
 from hub.db.engine import Database
+from hub.n8n import liveness
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
@@ -91,10 +94,50 @@ def job_expire_authorizations(rt: Runtime) -> int:
         return queue.expire_stale(s)
 
 
+_alerted: set[str] = set()  # dead webhooks already alerted on (once each, until healed)
+
+
+def job_webhook_liveness(rt: Runtime) -> int:
+    """Each live binding's webhook answers; a dead one is redeployed, else alerted on."""
+    checks = liveness.check_webhooks(rt)
+    acted = 0
+    for c in checks:
+        key = str(c.ref)
+        if c.result == liveness.ALIVE:
+            _alerted.discard(key)
+            continue
+        if c.result == liveness.UNREACHABLE:
+            continue  # n8n itself is down: calls say n8n_unavailable, nothing to redeploy
+        acted += 1
+        if c.result == liveness.DEAD and key in _alerted:
+            continue
+        healed = c.result == liveness.HEALED
+        if not healed:
+            _alerted.add(key)
+            log.error(
+                "webhook alert",
+                extra={"workflow": key, "webhook_path": c.webhook_path, "detail": c.detail},
+            )
+        with rt.db.session() as s:  # every tenant using it sees it in its audit log
+            for tenant_id in connections.tenants_using(s, c.integration):
+                audit.record(
+                    s,
+                    tenant_id,
+                    "scheduler",
+                    "workflow.webhook_redeployed" if healed else "workflow.webhook_dead",
+                    target=key,
+                    integration=c.integration,
+                    success=healed,
+                    error_message=None if healed else c.detail,
+                )
+    return acted
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
+    ("webhook_liveness", job_webhook_liveness, 60),
 ]
 
 

@@ -35,5 +35,7 @@ backend hubs
     balance roundrobin
     option httpchk GET /healthz
     http-check expect status 200
+    # Which replica answered: for ops staff reading a client's report, and the tests.
+    http-response set-header X-Hub-Replica %s
 {servers}
 """

@@ -307,6 +307,9 @@ class Stack:
             "QUEUE_BULL_REDIS_HOST": "127.0.0.1",
             "QUEUE_BULL_REDIS_PORT": str(self.ports["redis"]),
             "OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS": "true",
+            # n8n exits when Redis is gone for longer than this (default 10 s): ride out a
+            # Redis restart instead of needing a supervisor to start n8n again.
+            "QUEUE_BULL_REDIS_TIMEOUT_THRESHOLD": "300000",
             "N8N_RUNNERS_BROKER_PORT": str(port + 1),
             "EXECUTIONS_DATA_SAVE_ON_SUCCESS": "none",
             "EXECUTIONS_DATA_SAVE_ON_ERROR": "none",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
-def haproxy_config(listen_port: int, hubs: dict[str, int]) -> str:
+
+def haproxy_config(listen_port: int, hubs: dict[str, int], errors_dir: Path) -> str:
     """A config balancing ``listen_port`` over ``hubs`` (name -> port), checked on /healthz.
 
     Not /readyz: a database outage hits every replica alike, and each answers it with a
@@ -22,6 +24,9 @@ defaults
     timeout client 75s
     timeout server 75s
     timeout http-request 10s
+    errorfile 502 {errors_dir}/502.http
+    errorfile 503 {errors_dir}/503.http
+    errorfile 504 {errors_dir}/504.http
     retries 2
     option redispatch 1
     retry-on conn-failure

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from hub.core.processes import free_port, port_in_use, private_dir
+from hub.core.settings import repo_path
 from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n
 from hub.sandbox.install import ensure_prism
@@ -287,6 +288,7 @@ class Stack:
             haproxy_config(
                 self.ports["lb"],
                 {f"hub-{i}": self.ports[f"hub-{i}"] for i in range(1, self.hubs + 1)},
+                repo_path("deploy") / "haproxy-errors",
             )
         )
         self.start_one("lb")

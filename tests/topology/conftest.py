@@ -78,7 +78,7 @@ class Topology:
         kind: str | None
         try:
             body = r.json()
-            kind = body.get("status") or body.get("error", {}).get("kind")
+            kind = (body.get("error") or {}).get("kind") or body.get("status")
         except ValueError:
             kind = "not_json"
         return Result(marker, r.status_code, kind, r.headers.get("x-hub-replica"))

@@ -86,8 +86,8 @@ def test_kill_9_of_a_hub_replica_mid_stream(topo: Topology):
     before = leadership_events(topo, survivor)
     t, out = in_background(topo.stream, "hubkill", 8.0)
     time.sleep(2.5)
-    topo.stack.kill(leader)
     killed_at = time.monotonic()
+    topo.stack.kill(leader)
     while leadership_events(topo, survivor) == before:
         assert time.monotonic() - killed_at < 30, "leadership never moved"
         time.sleep(0.1)

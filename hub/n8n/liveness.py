@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -54,6 +55,18 @@ def probe(http: httpx.Client, base_url: str, path: str) -> bool | None:
     except httpx.HTTPError:
         return None
     return r.status_code != 404
+
+
+def _answers_soon(http: httpx.Client, base_url: str, path: str, within: float = 10.0) -> bool:
+    """Probe until registered: in queue mode n8n registers a published webhook a moment
+    after the publish call returns."""
+    deadline = time.monotonic() + within
+    while True:
+        if probe(http, base_url, path):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
 
 
 def _live_versions(rt: HubParts) -> list[tuple[str, str, int, str, str]]:
@@ -116,7 +129,7 @@ def _heal(
     except (N8nError, HubError) as exc:
         detail = getattr(exc, "message", None) or str(exc)
         return WebhookCheck(integration, tool, version, path, DEAD, f"redeploy failed: {detail}")
-    if probe(http, base_url, path):
+    if _answers_soon(http, base_url, path):
         log.info("webhook redeployed", extra={"workflow": f"{integration}/{tool} v{version}"})
         return WebhookCheck(integration, tool, version, path, HEALED)
     return WebhookCheck(

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import psycopg
+
 from hub.core.installs import InstallError
 from hub.core.shutdown import orderly_stop
 from hub.stack.stack import Stack, StackError
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("stack: interrupted; everything it had started is stopped", file=sys.stderr)
             return 130
-        except (StackError, InstallError, OSError) as exc:
+        except (StackError, InstallError, OSError, psycopg.Error) as exc:
             print(f"stack: {exc}", file=sys.stderr)
             return 1
         for part, where in stack.describe().items():

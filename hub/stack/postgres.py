@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -91,6 +92,20 @@ def start_cluster(data_dir: Path, port: int, log: Path) -> Daemon:
         user=_run_as(),
         stop_signal=signal.SIGINT,
     )
+
+
+def accepts(admin: str) -> Callable[[], bool]:
+    """A probe: the server takes connections (not merely its port: "starting up" refuses)."""
+
+    def probe() -> bool:
+        try:
+            with psycopg.connect(admin, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    return probe
 
 
 def create_databases(admin: str, names: list[str]) -> None:

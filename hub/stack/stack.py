@@ -390,7 +390,9 @@ class Stack:
 
     def _probe(self, name: str) -> tuple[Callable[[], bool], float]:
         port = self.ports.get(name, 0)
-        if name in ("postgres", "redis"):
+        if name == "postgres":
+            return postgres.accepts(self.admin_url), 60
+        if name == "redis":
             return tcp_open(port), 60
         if name == "n8n":
             settings = http_ok(f"{self.n8n_url}/rest/settings")

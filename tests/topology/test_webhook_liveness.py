@@ -69,31 +69,40 @@ def alert_lines(topo: Topology) -> list[dict]:
 
 def test_a_dropped_webhook_registration_heals(topo: Topology):
     n8n_id, path = live_send_sms(topo)
+    before = audit_actions(topo)
     assert answers(topo, path) in (401, 403)  # registered: refused without the credential
     with client_for(topo.rt) as client:
         client.deactivate(n8n_id)  # what an editor click, or n8n losing it, leaves behind
     assert answers(topo, path) == 404
     healed = wait_for(lambda: answers(topo, path) != 404, 10 * SCHEDULER_INTERVAL_S, "healing")
     print(f"webhook answered again {healed:.1f} s after it was dropped")
-    assert ("workflow.webhook_redeployed", True) in audit_actions(topo)
+    new = audit_actions(topo)[len(before) :]
+    assert ("workflow.webhook_redeployed", True) in new
+    assert ("workflow.webhook_dead", False) not in new  # healed, so no alert
     topo.wait_ok("after-heal", timeout=30)
 
 
 def test_a_webhook_that_cannot_be_redeployed_raises_an_alert(topo: Topology):
     n8n_id, path = live_send_sms(topo)
+    dead_before = [a for a, _ in audit_actions(topo)].count("workflow.webhook_dead")
+    alerts_before = len(alert_lines(topo))
     with client_for(topo.rt) as client:
         client.deactivate(n8n_id)
         client.delete_workflow(n8n_id)  # gone from n8n: publishing it again must fail
     try:
         wait_for(
-            lambda: ("workflow.webhook_dead", False) in audit_actions(topo),
+            lambda: (
+                [a for a, _ in audit_actions(topo)].count("workflow.webhook_dead") > dead_before
+            ),
             10 * SCHEDULER_INTERVAL_S,
             "the alert",
         )
-        alerts = [a for a in alert_lines(topo) if a.get("workflow") == "twilio/send_sms v1"]
+        alerts = alert_lines(topo)[alerts_before:]
+        assert [a["workflow"] for a in alerts] == ["twilio/send_sms v1"]
         assert alerts and alerts[0]["level"] == "error" and "redeploy failed" in alerts[0]["detail"]
         time.sleep(3 * SCHEDULER_INTERVAL_S)  # once per outage, not once per check
-        assert [a for a, _ in audit_actions(topo)].count("workflow.webhook_dead") == 1
+        assert [a for a, _ in audit_actions(topo)].count("workflow.webhook_dead") == dead_before + 1
+        assert len(alert_lines(topo)) == alerts_before + 1
     finally:
         results = deploy_all(topo.rt, only="twilio/send_sms")  # what an operator then runs
         assert all(r.ok for r in results), results

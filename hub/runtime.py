@@ -7,9 +7,13 @@ stdio); the domains below it take only the parts they need.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import text
 
 from hub.core.hop import Hop
 from hub.core.processes import private_dir, private_file
@@ -55,6 +59,26 @@ def open_vault(settings: Settings, db: Database) -> tuple[Vault, str]:
     return v, where
 
 
+START_LOCK_KEY = 0x4855_4253 + 1  # beside the scheduler's: replicas opening one database
+
+
+@contextmanager
+def start_lock(db: Database) -> Iterator[None]:
+    """On PostgreSQL, one replica at a time migrates, creates the key ring and syncs the
+    catalog (replicas starting together would otherwise race to insert the same rows)."""
+    if not db.url.startswith("postgresql"):
+        yield
+        return
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": START_LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": START_LOCK_KEY})
+            conn.commit()
+
+
 def open_runtime(
     settings: Settings, *, migrate: bool = True, sync_registry: bool = True
 ) -> Runtime:
@@ -65,9 +89,14 @@ def open_runtime(
     if settings.resolved_database_url.startswith("sqlite:///"):
         private_file(Path(settings.resolved_database_url.removeprefix("sqlite:///")))
     db = Database(settings.resolved_database_url)
-    if migrate:
-        migrations.upgrade(db.engine)
-    vault, where = open_vault(settings, db)
+    with start_lock(db):
+        if migrate:
+            migrations.upgrade(db.engine)
+        vault, where = open_vault(settings, db)
+        if sync_registry:
+            catalog = load_catalog(settings.registry_dir or repo_path("registry_seed"))
+            with db.session() as s:
+                sync_catalog(s, catalog)
 
     def connect_hop() -> Hop | None:
         with db.session() as s:
@@ -81,10 +110,6 @@ def open_runtime(
     )
     if where.startswith("generated"):
         rt.notes.append(f"master key {where} (keep it safe: it unlocks every stored credential)")
-    if sync_registry:
-        catalog = load_catalog(settings.registry_dir or repo_path("registry_seed"))
-        with db.session() as s:
-            sync_catalog(s, catalog)
     rt.calls.refresh_hop()
     return rt
 

@@ -88,6 +88,14 @@ def connected_integrations(s: Session, tenant_id: str) -> set[str]:
     return set(s.scalars(q))
 
 
+def tenants_using(s: Session, integration_slug: str) -> list[str]:
+    """Ids of the tenants with a usable connection to an integration (who an outage hits)."""
+    q = select(Connection.tenant_id).where(
+        Connection.integration_slug == integration_slug, Connection.status.in_(USABLE_STATUSES)
+    )
+    return sorted(set(s.scalars(q)))
+
+
 def _credential_kind(integration: Any) -> str:
     auth = integration.auth_type
     if auth not in DIRECT_KINDS:

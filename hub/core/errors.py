@@ -20,6 +20,7 @@ ERROR_STATUS: dict[str, int] = {
     "auth": 502,
     "vendor_unavailable": 502,
     "n8n_unavailable": 503,
+    "database_unavailable": 503,
     "not_connected": 409,
     "not_available": 409,
     "outcome_unknown": 504,

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -144,6 +144,26 @@ def install_handlers(app: FastAPI) -> None:
             },
             status_code=409,
         )
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL restarting or unreachable (SQLite: locked past its timeout). Never a 500
+        # with a stack trace: the caller learns it is temporary and what is safe to do.
+        log.warning("database unavailable", extra={"exc_type": type(exc).__name__})
+        return JSONResponse(
+            {
+                "error": {
+                    "kind": "database_unavailable",
+                    "message": "The hub's database is not answering right now (it may be "
+                    "restarting); retry in a few seconds. A tool call retried with the same "
+                    "idempotency key is never run twice.",
+                }
+            },
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:

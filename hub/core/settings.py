@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     n8n_url: str | None = None
     n8n_api_key: str | None = Field(default=None, repr=False)
     scheduler_enabled: bool = True
+    # Every periodic job's interval at once (tests and small deployments); unset: each its own.
+    scheduler_interval_s: float | None = Field(default=None, gt=0)
     run_timeout_s: float = 60.0
     # The outbound URL guard's allow-list (hub.core.outbound): host names or CIDRs.
     outbound_allow: str = ""

@@ -21,10 +21,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x4855_424D  # "HUBM"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (head by default)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together: one migrates, the others wait and find it done.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

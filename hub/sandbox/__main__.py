@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         prism = ensure_prism(args.cache_dir)
-        sandbox = Sandbox(prism, args.base_port, vendors=args.vendors).start()
+        # die_with_parent: a kill -9 of this process takes the Prism mocks with it.
+        sandbox = Sandbox(prism, args.base_port, vendors=args.vendors, die_with_parent=True).start()
     except (InstallError, SandboxError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 1

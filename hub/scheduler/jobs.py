@@ -7,16 +7,22 @@ SQLite deployments are single-node, so their one hub always does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
+from hub.audit import service as audit
+from hub.connections import service as connections
 from hub.connections.oauth import keepalive as oauth_keepalive
 from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
 from hub.federation import refresh as mcp_refresh
+from hub.n8n import liveness
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
@@ -38,22 +44,40 @@ class Leadership:
         if self.db.url.startswith("sqlite"):
             return True
         if self._conn is not None:
-            return True
+            try:
+                self._conn.execute(text("SELECT 1"))
+                return True
+            except DBAPIError:
+                # The database restarted: the lock went with the connection, and another
+                # replica may hold it now. Try again like any follower.
+                self._drop()
+                log.warning("scheduler leadership lost", extra={"pid": os.getpid()})
         conn = self.db.engine.connect()
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
         if got:
             self._conn = conn  # the lock lives as long as this connection
+            log.info("scheduler leadership taken", extra={"pid": os.getpid()})
             return True
         conn.close()
         return False
 
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()  # never back to the pool
+                self._conn.close()
+            self._conn = None
+
     def release(self) -> None:
         """Give the lock up."""
         if self._conn is not None:
-            # Closing only returns the connection to the pool, where the lock would live on.
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            self._conn.close()
-            self._conn = None
+            try:
+                # Closing only returns the connection to the pool, where the lock would live on.
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.close()
+                self._conn = None
+            except DBAPIError:
+                self._drop()  # the database is gone, and the lock with it
 
 
 def job_purge_grants(rt: Runtime) -> int:
@@ -91,6 +115,45 @@ def job_refresh_mcp_servers(rt: Runtime) -> int:
     return mcp_refresh.refresh_due(rt.db, rt.vault, rt.settings)
 
 
+_alerted: set[str] = set()  # dead webhooks already alerted on (once each, until healed)
+
+
+def job_webhook_liveness(rt: Runtime) -> int:
+    """Each live binding's webhook answers; a dead one is redeployed, else alerted on."""
+    checks = liveness.check_webhooks(rt)
+    acted = 0
+    for c in checks:
+        key = str(c.ref)
+        if c.result == liveness.ALIVE:
+            _alerted.discard(key)
+            continue
+        if c.result == liveness.UNREACHABLE:
+            continue  # n8n itself is down: calls say n8n_unavailable, nothing to redeploy
+        acted += 1
+        if c.result == liveness.DEAD and key in _alerted:
+            continue
+        healed = c.result == liveness.HEALED
+        if not healed:
+            _alerted.add(key)
+            log.error(
+                "webhook alert",
+                extra={"workflow": key, "webhook_path": c.webhook_path, "detail": c.detail},
+            )
+        with rt.db.session() as s:  # every tenant using it sees it in its audit log
+            for tenant_id in connections.tenants_using(s, c.integration):
+                audit.record(
+                    s,
+                    tenant_id,
+                    "scheduler",
+                    "workflow.webhook_redeployed" if healed else "workflow.webhook_dead",
+                    target=key,
+                    integration=c.integration,
+                    success=healed,
+                    error_message=None if healed else c.detail,
+                )
+    return acted
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
@@ -98,6 +161,7 @@ JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("refresh_tokens", job_refresh_tokens, 60),
     ("purge_oauth_states", job_purge_oauth_states, 600),
     ("refresh_mcp_servers", job_refresh_mcp_servers, 30),
+    ("webhook_liveness", job_webhook_liveness, 60),
 ]
 
 
@@ -111,7 +175,8 @@ class Jobs:
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
         )
         for name, fn, every in JOBS:
-            self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=every, id=name)
+            seconds = rt.settings.scheduler_interval_s or every
+            self.scheduler.add_job(self._guarded(name, fn), "interval", seconds=seconds, id=name)
 
     def _guarded(self, name: str, fn: Callable[[Runtime], int]) -> Callable[[], None]:
         def run() -> None:

@@ -68,9 +68,16 @@ def test_docker_compose_refuses_a_missing_secret(tmp_path):
     assert out.returncode != 0 and "set HUB_MASTER_KEY in .env" in out.stderr
 
 
-def test_haproxy_accepts_the_load_balancer_config():
+def test_haproxy_accepts_the_load_balancer_config(tmp_path):
+    # The error pages sit where compose mounts them; here they are read from the checkout.
+    cfg = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    assert "/usr/local/etc/haproxy/errors/" in cfg
+    local = tmp_path / "haproxy.cfg"
+    local.write_text(
+        cfg.replace("/usr/local/etc/haproxy/errors", str(ROOT / "deploy" / "haproxy-errors"))
+    )
     out = subprocess.run(
-        [tool("haproxy"), "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+        [tool("haproxy"), "-c", "-f", str(local)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -84,3 +91,18 @@ def test_haproxy_accepts_the_load_balancer_config():
     ]
     hubs = [n for n in yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]]
     assert servers == [n for n in hubs if n.startswith("hub-")]
+
+
+def test_the_balancers_own_errors_speak_the_hubs_shape():
+    import json
+
+    for code, kind in (
+        (502, "outcome_unknown"),
+        (503, "hub_unavailable"),
+        (504, "outcome_unknown"),
+    ):
+        raw = (ROOT / "deploy" / "haproxy-errors" / f"{code}.http").read_bytes()
+        head, body = raw.split(b"\r\n\r\n", 1)
+        assert head.startswith(f"HTTP/1.1 {code} ".encode())
+        assert f"content-length: {len(body)}".encode() in head
+        assert json.loads(body)["error"]["kind"] == kind

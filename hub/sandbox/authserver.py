@@ -19,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
@@ -227,6 +228,19 @@ class AuthServer:
             timeout=5,
         )
         return dict(r.json())
+
+    def token_check(self, integration: str) -> Callable[[str], bool]:
+        """A check that a bearer token is a current access token of the integration's client
+        (for Sandbox.require_tokens)."""
+        client = next(c for c in self.clients if c.client_id == f"hub-{integration}")
+
+        def check(token: str) -> bool:
+            try:
+                return self.introspect(token, client).get("active") is True
+            except (httpx.HTTPError, ValueError):
+                return False
+
+        return check
 
     def stop(self) -> None:
         """SIGTERM the node process group, SIGKILL after 5 s; idempotent."""

@@ -36,6 +36,9 @@ class CallRequest:
     idempotency_key: str | None = None
     # Set only when an approved call from the authorization queue runs.
     authorization_id: str | None = None
+    # Set only by the hub itself (Save & Test, resuming paused runs): run through this
+    # integration's connection whatever its health. Agents cannot set it.
+    pinned_provider: str | None = None
 
 
 @dataclass

@@ -109,6 +109,7 @@ class IntegrationSpec(_Spec):
     credential_fields: list[CredentialField] = Field(default_factory=list)
     base_url: str | None = None
     oauth: OAuthSpec | None = None
+    test_call: dict[str, Any] | None = None
     webhooks: WebhookSpec | None = None
     capabilities: list[Capability]
     status: Status

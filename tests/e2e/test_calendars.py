@@ -42,20 +42,21 @@ def calendars(live_hub) -> Iterator[AuthServer]:  # type: ignore[no-untyped-def]
 
 
 def connect(live_hub, server: AuthServer, tenant, integration: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Start, consent, callback over HTTP; then point the connection at the sandbox."""
-    r = httpx.post(f"{live_hub.url}/api/oauth/{integration}/start", headers=tenant.h("admin"))
+    """Start (vendor API at the sandbox), consent, callback over HTTP; the hub then runs
+    Save & Test, whose answer sets the status."""
+    r = httpx.post(
+        f"{live_hub.url}/api/oauth/{integration}/start",
+        json={"base_url": live_hub.sandbox.base_url(integration)},
+        headers=tenant.h("admin"),
+    )
     assert r.status_code == 200, r.text
     callback = server.approve(
         r.json()["authorize_url"], "office@example.test", stop_at=f"{live_hub.url}/oauth/callback"
     )
-    done = httpx.get(callback)
+    done = httpx.get(callback, timeout=60)
     assert done.status_code == 200, done.text
     conn_id = done.json()["connection_id"]
-    r = httpx.patch(
-        f"{live_hub.url}/api/connections/{conn_id}",
-        json={"base_url": live_hub.sandbox.base_url(integration)},
-        headers=tenant.h("admin"),
-    )
+    r = httpx.get(f"{live_hub.url}/api/connections/{conn_id}", headers=tenant.h("admin"))
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -65,6 +66,9 @@ def test_create_and_list_events(live_hub, calendars, integration):
     tenant = live_hub.tenant("cal")
     conn = connect(live_hub, calendars, tenant, integration)
     vendor = live_hub.sandbox.vendor(integration)
+    assert conn["status"] == "connected"
+    tested = live_hub.sandbox.requests(vendor)[-1]  # Save & Test ran right after the connect
+    assert tested.method == "GET" and tested.status == 200
     live_hub.sandbox.clear()
     made = live_hub.call(tenant, "create_calendar_event", EVENT)
     assert made.status_code == 200, made.text
@@ -119,3 +123,24 @@ def test_a_token_the_provider_revoked_is_refused_by_the_vendor(live_hub, calenda
         f"{live_hub.url}/api/connections/{conn['id']}", headers=tenant.h("admin")
     ).json()
     assert health["status"] == "error"
+
+
+def test_save_and_test_sets_the_status(live_hub, calendars):
+    tenant = live_hub.tenant("calt")
+    conn = connect(live_hub, calendars, tenant, "google_calendar")
+    test_url = f"{live_hub.url}/api/connections/{conn['id']}/test"
+    live_hub.sandbox.fault("google_calendar", 401)
+    r = httpx.post(test_url, headers=tenant.h("admin"), timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "error" and "refused the test call" in r.json()["message"]
+    live_hub.sandbox.fault("google_calendar", 429, retry_after=5)
+    r = httpx.post(test_url, headers=tenant.h("admin"), timeout=60)
+    assert r.json()["status"] == "error"  # a rate limit says nothing about the credentials
+    r = httpx.post(test_url, headers=tenant.h("admin"), timeout=60)
+    assert r.json() | {"run_id": None} == {
+        "status": "connected",
+        "tested": True,
+        "message": "Connected: Google Calendar answered the test call.",
+        "run_id": None,
+    }
+    assert httpx.post(test_url, headers=tenant.h("agent")).status_code == 403

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Failure kinds after which nothing reached the vendor: a retry with the same key may run again.
-NOTHING_SENT = ("n8n_unavailable", "rate_limited")
+# `paused` is a paused run taken for resuming (hub.runs.pausing.claim).
+NOTHING_SENT = ("n8n_unavailable", "rate_limited", "paused")
 
 # Error kinds a workflow may answer with (the workflow contract); anything else is an outage.
 WORKFLOW_ERROR_KINDS = (

@@ -139,6 +139,8 @@ class ToolSpec(_Spec):
     output_schema: dict[str, Any]
     secret_fields: list[str] = Field(default_factory=list)
     idempotent_vendor: bool
+    # Kept as `paused` while its connection is in error, run when it passes a test.
+    pausable: bool = False
     route_by: str | None = None
     providers: list[ProviderSpec]
 

@@ -37,6 +37,7 @@ from hub.runs import grants
 from hub.runs.facts import FACTS, held_by_key
 from hub.runs.handouts import Handout
 from hub.runs.models import Run
+from hub.runs.pausing import pause
 from hub.runs.scrub import Scrubber, redact_fields
 from hub.runs.service import outcome_of
 from hub.runs.validation import validate_args
@@ -219,7 +220,22 @@ def prepare(
             return outcome_of(earlier, replayed=True)
         retry_of = held.id
 
-    binding, conn = choose_provider(s, caller.tenant_id, tool, req.pinned_provider)
+    try:
+        binding, conn = choose_provider(s, caller.tenant_id, tool, req.pinned_provider)
+    except HubError as exc:
+        broken = exc.details.get("integration")
+        if not (definition.get("pausable") and broken and retry_of is None and not secret_fields):
+            raise
+        row = connections.routing_rows(s, caller.tenant_id)[broken]
+        return pause(
+            s,
+            caller,
+            req,
+            fingerprint=fingerprint,
+            integration=broken,
+            connection_id=row.id,
+            reason=exc.message,
+        )
     if binding.live_version is None:
         raise HubError(
             "not_connected",

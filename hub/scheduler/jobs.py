@@ -18,6 +18,7 @@ from hub.db.engine import Database
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
+from hub.runs.pausing import expire_paused
 from hub.runtime import Runtime
 
 log = logging.getLogger("hub.scheduler")
@@ -83,12 +84,19 @@ def job_purge_oauth_states(rt: Runtime) -> int:
         return purge_states(s)
 
 
+def job_expire_paused(rt: Runtime) -> int:
+    """Paused calls past their time limit end expired."""
+    with rt.db.session() as s:
+        return expire_paused(s)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
     ("refresh_tokens", job_refresh_tokens, 60),
     ("purge_oauth_states", job_purge_oauth_states, 600),
+    ("expire_paused_runs", job_expire_paused, 60),
 ]
 
 

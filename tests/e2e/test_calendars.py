@@ -7,6 +7,7 @@ hub's start, the provider's consent pages and the hub's callback, over HTTP."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,3 +145,68 @@ def test_save_and_test_sets_the_status(live_hub, calendars):
         "run_id": None,
     }
     assert httpx.post(test_url, headers=tenant.h("agent")).status_code == 403
+
+
+def _revoke_all(server: AuthServer, rt, tenant, conn_id: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.connections.oauth_kit import client_of, stored_tokens
+
+    tok = stored_tokens(rt, tenant.id, conn_id)
+    c = client_of(server, "google_calendar")
+    for kind in ("access_token", "refresh_token"):
+        httpx.post(
+            server.revoke_url,
+            data={"token": tok[kind], "token_type_hint": kind},
+            auth=(c.client_id, c.client_secret),
+        ).raise_for_status()
+
+
+def test_calls_pause_while_in_error_and_resume_once_in_order(live_hub, calendars):
+    from hub.runs.pausing import expire_paused
+
+    tenant = live_hub.tenant("calp")
+    conn = connect(live_hub, calendars, tenant, "google_calendar")
+    _revoke_all(calendars, live_hub.runtime, tenant, conn["id"])
+    first = live_hub.call(tenant, "create_calendar_event", EVENT)
+    assert first.json()["status"] == "failed" and first.json()["error"]["kind"] == "auth"
+    # The connection is in error now: writes wait, reads fail fast (the catalog says which).
+    paused = []
+    for title in ("Job A", "Job B"):
+        r = live_hub.call(tenant, "create_calendar_event", {**EVENT, "title": title})
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["status"] == "paused" and body["queue_id"] == body["run_id"]
+        paused.append(body["queue_id"])
+    read = live_hub.call(tenant, "list_calendar_events", WINDOW)
+    assert read.status_code == 409 and read.json()["error"]["kind"] == "not_connected"
+    again = live_hub.call(tenant, "create_calendar_event", {**EVENT, "title": "Job C"})
+    with live_hub.runtime.db.session() as s:
+        from sqlalchemy import update
+
+        from hub.db.base import utcnow
+        from hub.runs.models import Run
+
+        s.execute(
+            update(Run).where(Run.id == again.json()["queue_id"]).values(paused_until=utcnow())
+        )
+        assert expire_paused(s) >= 1
+    live_hub.sandbox.clear()
+    # Reconnecting runs Save & Test; passing it resumes the paused calls, oldest first.
+    connect(live_hub, calendars, tenant, "google_calendar")
+    posts = [r for r in live_hub.sandbox.requests("google_calendar") if r.method == "POST"]
+    assert [json.loads(r.body)["summary"] for r in posts] == [
+        "Job A",
+        "Job B",
+    ]
+    for run_id in paused:
+        run = httpx.get(f"{live_hub.url}/api/runs/{run_id}", headers=tenant.h("admin")).json()
+        assert run["status"] == "succeeded", run
+    expired = httpx.get(
+        f"{live_hub.url}/api/runs/{again.json()['queue_id']}", headers=tenant.h("admin")
+    ).json()
+    assert expired["status"] == "expired" and "expired" in expired["error_message"]
+    # A second passing test resumes nothing: each paused call ran exactly once.
+    r = httpx.post(
+        f"{live_hub.url}/api/connections/{conn['id']}/test", headers=tenant.h("admin"), timeout=60
+    )
+    assert r.json()["status"] == "connected"
+    assert [r for r in live_hub.sandbox.requests("google_calendar") if r.method == "POST"] == posts

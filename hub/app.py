@@ -34,6 +34,8 @@ from hub.runs.callpath import EDGE_PATH
 from hub.runs.edge import resolve_credentials
 from hub.runs.routes import CALL_PATH, call_tool
 from hub.runs.routes import router as runs_router
+from hub.runs.test_routes import router as test_router
+from hub.runs.testcall import test_connection
 from hub.runtime import Runtime, open_runtime
 from hub.scheduler.jobs import Jobs
 from hub.web.payments import router as payments_router
@@ -81,6 +83,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.calls = rt.calls
     app.state.authenticator = HttpAuthenticator(rt.db)
     app.state.mcp = mcp_endpoint
+
+    async def after_connect(tenant_id: str, connection_id: str) -> None:
+        # Every OAuth connect is followed by Save & Test; its answer sets the status.
+        await test_connection(rt.calls, tenant_id, connection_id)
+
+    app.state.after_connect = after_connect
     install_handlers(app)
     install_openapi(app)
     # Outermost last: every request is logged, then bounded (hub.core.guard), then routed.
@@ -95,6 +103,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         oauth_router,
         audit_router,
         runs_router,
+        test_router,
         approvals_router,
         permissions_router,
         mcp_servers_router,

@@ -27,6 +27,9 @@ class StartBody(BaseModel):
     """How the connection was asked for (the console, or an assistant's link)."""
 
     connected_via: str = Field("ui", pattern="^(ui|assistant)$")
+    base_url: str | None = Field(
+        None, max_length=500, description="Vendor API base URL override (a sandbox)."
+    )
 
 
 class StartOut(BaseModel):
@@ -53,6 +56,7 @@ def start_oauth(
         integration=integration,
         public_url=request.app.state.settings.base_url,
         connected_via=(body or StartBody()).connected_via,
+        base_url=(body or StartBody()).base_url,
     )
     return StartOut(authorize_url=url)
 

@@ -294,7 +294,12 @@ def note_outcome_health(
 def set_health(
     s: Session, conn: Connection, status: str, *, error: str | None = None, kind: str | None = None
 ) -> None:
-    """Move a connection to connected / warning / error and remember why (recorded)."""
+    """Move a connection to connected / warning / error and remember why (recorded).
+
+    A rate limit or an outage (warning) says nothing about credentials: it never clears an
+    error; only a success or new credentials do."""
+    if status == "warning" and conn.status == "error":
+        return
     if error is not None and status not in ("warning", "error"):
         conn.last_error, conn.last_error_kind, conn.last_error_at = error, kind, utcnow()
     set_status(s, conn, status, reason=error, kind=kind)

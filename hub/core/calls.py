@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Failure kinds after which nothing reached the vendor: a retry with the same key may run again.
-NOTHING_SENT = ("n8n_unavailable", "rate_limited")
+# `paused` is a paused run taken for resuming (hub.runs.pausing.claim).
+NOTHING_SENT = ("n8n_unavailable", "rate_limited", "paused")
 
 # Error kinds a workflow may answer with (the workflow contract); anything else is an outage.
 WORKFLOW_ERROR_KINDS = (
@@ -36,6 +37,9 @@ class CallRequest:
     idempotency_key: str | None = None
     # Set only when an approved call from the authorization queue runs.
     authorization_id: str | None = None
+    # Set only by the hub itself (Save & Test, resuming paused runs): run through this
+    # integration's connection whatever its health. Agents cannot set it.
+    pinned_provider: str | None = None
 
 
 @dataclass

@@ -109,6 +109,7 @@ class IntegrationSpec(_Spec):
     credential_fields: list[CredentialField] = Field(default_factory=list)
     base_url: str | None = None
     oauth: OAuthSpec | None = None
+    test_call: dict[str, Any] | None = None
     webhooks: WebhookSpec | None = None
     capabilities: list[Capability]
     status: Status
@@ -139,6 +140,8 @@ class ToolSpec(_Spec):
     secret_fields: list[str] = Field(default_factory=list)
     read_only: bool = False
     idempotent_vendor: bool
+    # Kept as `paused` while its connection is in error, run when it passes a test.
+    pausable: bool = False
     route_by: str | None = None
     providers: list[ProviderSpec]
 

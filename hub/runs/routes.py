@@ -102,8 +102,8 @@ async def call_tool(request: Request) -> JSONResponse:
     payload = outcome.to_dict()
     if outcome.status == "succeeded":
         return JSONResponse(payload)
-    if outcome.status == "authorization_required":
-        # Queued for a human: accepted, nothing sent yet (poll check_authorization / retry).
+    if outcome.status in ("authorization_required", "paused"):
+        # Queued (for a human, or for the connection to be fixed): accepted, nothing sent yet.
         return JSONResponse(payload, status_code=202)
     err = dict(outcome.error or {})
     status = ERROR_STATUS.get(err.get("kind", ""), 502)

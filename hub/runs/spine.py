@@ -37,6 +37,7 @@ from hub.runs import grants
 from hub.runs.facts import FACTS, held_by_key
 from hub.runs.handouts import Handout
 from hub.runs.models import Run
+from hub.runs.pausing import pause
 from hub.runs.scrub import Scrubber, redact_fields
 from hub.runs.service import outcome_of
 from hub.runs.validation import validate_args
@@ -82,13 +83,23 @@ _RUN_INSERT = _runs.insert()
 _RUN_UPDATE = _runs.update().where(_runs.c.id == bindparam("run_id_"))
 
 
-def choose_provider(s: Session, tenant_id: str, tool: hot.ToolView) -> tuple[Any, Any]:
+def choose_provider(
+    s: Session, tenant_id: str, tool: hot.ToolView, pinned: str | None = None
+) -> tuple[Any, Any]:
     """The tenant's provider for a tool: its configured default, else the registry's.
 
-    Returns (binding, connection row with id, integration_slug, status, last_error).
+    `pinned` (the hub's own test calls) picks that integration's connection whatever its
+    health. Returns (binding, connection row with id, integration_slug, status, last_error).
     """
     bindings = tool.bindings
     conns = connections.routing_rows(s, tenant_id)
+    if pinned is not None:
+        for b in bindings:
+            if b.integration_slug == pinned and pinned in conns:
+                return b, conns[pinned]
+        raise HubError(
+            "not_connected", f"{tool.name} cannot run through {pinned}: it is not connected."
+        )
     usable = [
         b
         for b in bindings
@@ -209,7 +220,22 @@ def prepare(
             return outcome_of(earlier, replayed=True)
         retry_of = held.id
 
-    binding, conn = choose_provider(s, caller.tenant_id, tool)
+    try:
+        binding, conn = choose_provider(s, caller.tenant_id, tool, req.pinned_provider)
+    except HubError as exc:
+        broken = exc.details.get("integration")
+        if not (definition.get("pausable") and broken and retry_of is None and not secret_fields):
+            raise
+        row = connections.routing_rows(s, caller.tenant_id)[broken]
+        return pause(
+            s,
+            caller,
+            req,
+            fingerprint=fingerprint,
+            integration=broken,
+            connection_id=row.id,
+            reason=exc.message,
+        )
     if binding.live_version is None:
         raise HubError(
             "not_connected",

@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 
@@ -187,6 +190,31 @@ class AuthServer:
         """Requests seen so far: token (all), refresh, authorization_code, revocation..."""
         return dict(httpx.get(f"{self.url}/__counts", timeout=5).json())
 
+    @staticmethod
+    def approve(authorize_url: str, login: str, *, stop_at: str) -> str:
+        """Play the user at the consent pages: sign in as `login` (any password), approve, and
+        return the redirect the server sends the browser to (the URL starting with
+        `stop_at`, the hub's callback), without following it. The demo and the tests use it;
+        the Chromium test clicks through the same pages."""
+        with httpx.Client(follow_redirects=False, timeout=10) as b:
+            r = b.get(authorize_url)
+            for _ in range(12):
+                loc = r.headers.get("location")
+                if loc and loc.startswith(stop_at):
+                    return loc
+                if loc:
+                    r = b.get(urljoin(str(r.url), loc))
+                    continue
+                form = re.search(r'<form[^>]*action="([^"]+)"', r.text)
+                if not form:
+                    raise SandboxError(f"the authorization server answered {r.status_code}")
+                data = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', r.text))
+                if 'name="login"' in r.text:
+                    # oidc-provider's development sign-in takes any password.
+                    data.update(login=login, password="sandbox")  # noqa: S106
+                r = b.post(urljoin(str(r.url), form.group(1)), data=data)
+        raise SandboxError("the consent flow did not come back to the hub")
+
     def delay_next_token(self, ms: int) -> None:
         """Hold the next token-endpoint answer back `ms` milliseconds."""
         httpx.get(f"{self.url}/__delay", params={"ms": ms}, timeout=5)
@@ -200,6 +228,19 @@ class AuthServer:
             timeout=5,
         )
         return dict(r.json())
+
+    def token_check(self, integration: str) -> Callable[[str], bool]:
+        """A check that a bearer token is a current access token of the integration's client
+        (for Sandbox.require_tokens)."""
+        client = next(c for c in self.clients if c.client_id == f"hub-{integration}")
+
+        def check(token: str) -> bool:
+            try:
+                return self.introspect(token, client).get("active") is True
+            except (httpx.HTTPError, ValueError):
+                return False
+
+        return check
 
     def stop(self) -> None:
         """SIGTERM the node process group, SIGKILL after 5 s; idempotent."""

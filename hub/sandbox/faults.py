@@ -58,6 +58,16 @@ def _phrase(status: int) -> str:
 def vendor_error_body(vendor: str, status: int) -> dict[str, Any]:
     """An error body in the shape the vendor's real API uses for this status."""
     phrase = _phrase(status)
+    if vendor in ("google_calendar", "google_business_profile"):
+        reason = {401: "authError", 403: "forbidden", 429: "rateLimitExceeded"}.get(
+            status, "backendError"
+        )
+        message = "Request had invalid authentication credentials." if status == 401 else phrase
+        return {"error": {"code": status, "message": message, "errors": [{"reason": reason}]}}
+    if vendor == "msgraph_calendar":
+        graph = {401: "InvalidAuthenticationToken", 403: "ErrorAccessDenied"}.get(status, phrase)
+        message = "Access token has expired or is not yet valid." if status == 401 else phrase
+        return {"error": {"code": graph, "message": message}}
     if vendor == "twilio":
         code, message = {
             401: (20003, "Authenticate"),

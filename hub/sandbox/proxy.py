@@ -230,6 +230,16 @@ def build_app(state: SandboxState) -> Starlette:
             record(fault.status, [], headers, content, fault=True)
             return resp
 
+        check = state.token_checks.get(vendor)
+        if check is not None:
+            auth = request.headers.get("authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            if not token or not await asyncio.to_thread(check, token):
+                content = json.dumps(vendor_error_body(vendor, 401)).encode()
+                headers = {"content-type": "application/json", "www-authenticate": "Bearer"}
+                record(401, [], headers, content)
+                return Response(content=content, status_code=401, headers=headers)
+
         handler = local_route(vendor, request.method, rest)
         if handler is not None:
             answer = handler(rec_headers, body)

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BufferedWriter
 from pathlib import Path
@@ -166,6 +166,11 @@ class Sandbox:
                 self.vendor(vendor), status, times, retry_after, body, method, path_prefix, delay_s
             )
         )
+
+    def require_tokens(self, vendor: str, check: Callable[[str], bool]) -> None:
+        """From now on `vendor` answers only requests whose bearer token `check` accepts
+        (401 in the vendor's shape otherwise); AuthServer.token_check builds one."""
+        self._state().token_checks[self.vendor(vendor)] = check
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from hub.sandbox.faults import Fault
 from hub.sandbox.records import RecordedRequest
@@ -24,6 +25,9 @@ class SandboxState:
         self._records: deque[RecordedRequest] = deque(maxlen=MAX_RECORDS)
         self._faults: dict[str, list[Fault]] = {}
         self._next_id = 1
+        # OAuth vendors answer only requests carrying a current access token: vendor ->
+        # a check of the bearer token (introspection at the sandbox's authorization server).
+        self.token_checks: dict[str, Callable[[str], bool]] = {}
 
     def record(self, rec: RecordedRequest) -> RecordedRequest:
         """Keep ``rec`` under the next id (past MAX_RECORDS the oldest are dropped)."""

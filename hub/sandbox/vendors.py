@@ -9,7 +9,7 @@ SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 
 #: Integration slugs whose sandbox vendor (spec file) has another name; Sandbox methods
 #: accept either.
-VENDOR_ALIASES = {"google_maps": "google_maps_geocode"}
+VENDOR_ALIASES = {"google_maps": "google_maps_geocode", "outlook_calendar": "msgraph_calendar"}
 
 
 def available_vendors(specs_dir: Path = SPECS_DIR) -> dict[str, Path]:

@@ -26,6 +26,7 @@ from hub.n8n import liveness
 from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
+from hub.runs.pausing import expire_paused
 from hub.runtime import Runtime
 
 log = logging.getLogger("hub.scheduler")
@@ -154,6 +155,12 @@ def job_webhook_liveness(rt: Runtime) -> int:
     return acted
 
 
+def job_expire_paused(rt: Runtime) -> int:
+    """Paused calls past their time limit end expired."""
+    with rt.db.session() as s:
+        return expire_paused(s)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
@@ -162,6 +169,7 @@ JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_oauth_states", job_purge_oauth_states, 600),
     ("refresh_mcp_servers", job_refresh_mcp_servers, 30),
     ("webhook_liveness", job_webhook_liveness, 60),
+    ("expire_paused_runs", job_expire_paused, 60),
 ]
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urljoin, urlsplit
-
-import httpx
+from urllib.parse import parse_qs, urlsplit
 
 from hub.connections.oauth.apps import register_app
 from hub.runtime import Runtime
@@ -70,24 +67,8 @@ def client_of(server: AuthServer, integration: str) -> OAuthClient:
 
 
 def consent(authorize_url: str, login: str, *, stop_at: str) -> str:
-    """Sign in and approve on oidc-provider's own pages; returns the redirect it sends the
-    browser to (a URL starting with `stop_at`), without following it."""
-    with httpx.Client(follow_redirects=False, timeout=10) as b:
-        r = b.get(authorize_url)
-        for _ in range(12):
-            loc = r.headers.get("location")
-            if loc and loc.startswith(stop_at):
-                return loc
-            if loc:
-                r = b.get(urljoin(str(r.url), loc))
-                continue
-            form = re.search(r'<form[^>]*action="([^"]+)"', r.text)
-            assert form, f"no redirect and no form from the authorization server: {r.text[:300]}"
-            data = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', r.text))
-            if 'name="login"' in r.text:
-                data.update(login=login, password="any")
-            r = b.post(urljoin(str(r.url), form.group(1)), data=data)
-    raise AssertionError("the consent flow did not come back to the hub")
+    """Sign in and approve on oidc-provider's own pages (AuthServer.approve)."""
+    return AuthServer.approve(authorize_url, login, stop_at=stop_at)
 
 
 def query_of(url: str) -> dict[str, str]:

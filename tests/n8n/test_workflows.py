@@ -71,6 +71,10 @@ EXPECTED = {
     "stripe/create_payment_link",
     "square/charge_card",
     "square/refund_payment",
+    "google_calendar/create_calendar_event",
+    "google_calendar/list_calendar_events",
+    "outlook_calendar/create_calendar_event",
+    "outlook_calendar/list_calendar_events",
 }
 
 

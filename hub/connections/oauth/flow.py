@@ -37,8 +37,14 @@ def start(
     integration: str,
     public_url: str,
     connected_via: str = "ui",
+    base_url: str | None = None,
 ) -> str:
-    """Begin connecting: store a state bound to the caller and return the authorize URL."""
+    """Begin connecting: store a state bound to the caller and return the authorize URL.
+
+    A first connect creates the connection now, `pending_setup` until the callback, so the
+    vendor base URL (a sandbox in demos and tests) is known before the test call runs."""
+    from hub.connections.service import check_base_url, connection_for
+
     integ = get_integration(s, integration)
     if integ.status not in ("available", "beta"):
         raise HubError(
@@ -46,6 +52,22 @@ def start(
             f"{integ.name} is {integ.status.replace('_', ' ')}: it cannot be connected yet.",
         )
     provider, creds = provider_and_client(s, vault, integration)
+    conn = connection_for(s, tenant_id, provider.integration)
+    if conn is None:
+        s.add(
+            Connection(
+                tenant_id=tenant_id,
+                integration_slug=provider.integration,
+                status="pending_setup",
+                account_label=provider.name,
+                connected_via=connected_via,
+                config={},
+                base_url=check_base_url(base_url),
+                created_by=actor,
+            )
+        )
+    elif base_url is not None:
+        conn.base_url = check_base_url(base_url)
     verifier = oauth.new_verifier()
     ru = redirect_uri(public_url)
     raw = create_state(
@@ -179,7 +201,7 @@ def store_tokens(
     from hub.connections.service import connection_for
 
     conn = connection_for(s, p.tenant_id, p.integration)
-    fresh = conn is None
+    fresh = conn is None or conn.credential_id is None
     if conn is None:
         conn = Connection(
             tenant_id=p.tenant_id,

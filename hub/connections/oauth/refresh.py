@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,7 +64,10 @@ class Refresher:
     def __init__(self, db: Database, vault: Vault) -> None:
         self.db = db
         self.vault = vault
-        self._locks: dict[str, asyncio.Lock] = {}
+        # asyncio locks belong to one event loop: one set per loop (the server has one; tests
+        # and CLI commands may run several in turn).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]
+        self._locks = weakref.WeakKeyDictionary()
         self._sqlite = db.url.startswith("sqlite")
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
@@ -109,7 +113,8 @@ class Refresher:
     ) -> dict[str, str]:
         """The connection's token fields with an access token valid `min_valid_s` more
         seconds (refreshed if needed, once for all concurrent callers)."""
-        lock = self._locks.setdefault(connection_id, asyncio.Lock())
+        per_loop = self._locks.setdefault(asyncio.get_running_loop(), {})
+        lock = per_loop.setdefault(connection_id, asyncio.Lock())
         async with lock:
             return await asyncio.to_thread(
                 self.refresh_sync, tenant_id, connection_id, min_valid_s=min_valid_s, force=force

@@ -1,0 +1,133 @@
+"""Keeping a call instead of losing it (seed 000): a call to a `pausable` tool whose provider's
+connection is in error is written as a `paused` run, nothing sent, with a queue id (the run
+id) the agent can poll. It keeps its full arguments (pausable tools have no secret fields)
+and an idempotency key of its own, so resuming it reuses this very run: exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from hub.accounts import service as accounts
+from hub.audit.service import append
+from hub.core.callers import Caller
+from hub.core.calls import CallOutcome, CallRequest
+from hub.db.base import new_id, rowcount, utcnow
+from hub.runs.models import Run
+
+# How long a paused call waits for its connection to be fixed (tenant setting
+# policy.paused_run_ttl_hours overrides it).
+DEFAULT_PAUSE_TTL = timedelta(hours=24)
+
+
+def pause_ttl(s: Session, tenant_id: str) -> timedelta:
+    """The tenant's time limit for paused calls."""
+    policy = accounts.tenant_settings(s, tenant_id).get("policy") or {}
+    hours = policy.get("paused_run_ttl_hours")
+    return timedelta(hours=float(hours)) if isinstance(hours, int | float) else DEFAULT_PAUSE_TTL
+
+
+def pause(
+    s: Session,
+    caller: Caller,
+    req: CallRequest,
+    *,
+    fingerprint: str,
+    integration: str,
+    connection_id: str,
+    reason: str,
+) -> CallOutcome:
+    """Write the paused run and answer the agent with its queue id."""
+    now = utcnow()
+    run_id = new_id("run")
+    until = now + pause_ttl(s, caller.tenant_id)
+    s.add(
+        Run(
+            id=run_id,
+            tenant_id=caller.tenant_id,
+            caller=caller.actor,
+            tool=req.tool,
+            provider=integration,
+            connection_id=connection_id,
+            args=req.args,
+            args_hash=fingerprint,
+            idempotency_key=req.idempotency_key or f"paused:{run_id}",
+            reasoning=req.reasoning,
+            status="paused",
+            error_kind="paused",
+            error_message=reason,
+            created_at=now,
+            paused_until=until,
+        )
+    )
+    append(
+        s,
+        caller.tenant_id,
+        caller.actor,
+        "tool.paused",
+        target=req.tool,
+        run_id=run_id,
+        integration=integration,
+    )
+    message = (
+        f"{reason} The call was kept, not sent: it runs once the connection is fixed and "
+        f"passes a test, or expires at {until.isoformat()}. Poll it with its queue_id."
+    )
+    return CallOutcome(
+        "paused",
+        run_id,
+        error={"kind": "paused", "message": message},
+        extra={"queue_id": run_id, "expires_at": until.isoformat()},
+    )
+
+
+def claim(s: Session, run_id: str) -> Run | None:
+    """Take a paused run for resuming (one resumer wins); its retry then reuses the run."""
+    res = s.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == "paused")
+        .values(status="failed", error_kind="paused")
+    )
+    return s.get(Run, run_id) if rowcount(res) == 1 else None
+
+
+def expire_paused(s: Session) -> int:
+    """Paused runs past their time limit end `expired`, with the reason."""
+    now = utcnow()
+    res = s.execute(
+        update(Run)
+        .where(Run.status == "paused", Run.paused_until < now)
+        .values(
+            status="expired",
+            error_kind="paused_expired",
+            error_message="The call waited for its connection to be fixed and expired; "
+            "nothing was sent. Call again once the connection works.",
+            finished_at=now,
+        )
+    )
+    return rowcount(res)
+
+
+def paused_ids(s: Session, tenant_id: str, connection_id: str) -> list[str]:
+    """The connection's paused runs, oldest first (the order they resume in)."""
+    from sqlalchemy import select
+
+    q = (
+        select(Run.id)
+        .where(
+            Run.tenant_id == tenant_id,
+            Run.connection_id == connection_id,
+            Run.status == "paused",
+            Run.paused_until > utcnow(),
+        )
+        .order_by(Run.created_at, Run.id)
+    )
+    return list(s.scalars(q))
+
+
+def args_of(run: Run) -> dict[str, Any]:
+    """The arguments a paused run was called with."""
+    return dict(run.args or {})

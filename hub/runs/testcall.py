@@ -1,0 +1,84 @@
+"""Save & Test (seed 000): run an integration's declared cheap test call through n8n against
+the vendor, and let the answer set the connection's health.
+
+The test call is registry data (`test_call: {tool, args}` on the integration); `$now` and
+`$now+1h` in its arguments become times. It runs through the spine as the hub itself (a system
+caller), pinned to the connection under test whatever its health, so a connection in error
+can prove it works again; passing resumes the calls paused on it (hub.runs.paused)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hub.audit.service import record
+from hub.connections.health import set_status
+from hub.connections.service import get_connection
+from hub.core.callers import Caller
+from hub.core.calls import CallRequest
+from hub.core.errors import HubError
+from hub.db.base import utcnow
+from hub.registry.service import get_integration
+from hub.runs.callpath import CallPath
+from hub.runs.executor import execute
+
+SYSTEM_ACTOR = "hub:save-and-test"
+
+
+def _expand(value: Any) -> Any:
+    now = utcnow().replace(microsecond=0)
+    times = {"$now": now, "$now+1h": now + timedelta(hours=1)}
+    if isinstance(value, str) and value in times:
+        return times[value].isoformat()
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+async def test_connection(path: CallPath, tenant_id: str, connection_id: str) -> dict[str, Any]:
+    """Run the test call; answers {status, tested, message} and sets the connection's health."""
+    with path.db.session() as s:
+        conn = get_connection(s, tenant_id, connection_id)
+        integ = get_integration(s, conn.integration_slug)
+        spec = integ.definition.get("test_call")
+        slug, name = integ.slug, integ.name
+    if not spec:
+        return {
+            "status": conn.status,
+            "tested": False,
+            "message": f"{name} declares no test call; its credentials were stored untested.",
+        }
+    caller = Caller(tenant_id=tenant_id, kind="system", name=SYSTEM_ACTOR)
+    req = CallRequest(tool=spec["tool"], args=_expand(spec.get("args", {})), pinned_provider=slug)
+    try:
+        outcome = await execute(path, caller, req)
+    except HubError as exc:
+        return {"status": conn.status, "tested": False, "message": exc.message}
+    err = outcome.error or {}
+    with path.db.session() as s:
+        conn = get_connection(s, tenant_id, connection_id)
+        conn.last_tested_at = utcnow()
+        if outcome.status == "succeeded":
+            set_status(s, conn, "connected", reason="passed the test call", kind=None)
+            message = f"Connected: {name} answered the test call."
+        else:
+            message = f"{name} refused the test call: {err.get('message', 'no reason given')}"
+            if err.get("kind") in ("invalid_request", "not_found", "conflict"):
+                set_status(s, conn, "error", reason=message, kind=str(err.get("kind")))
+        status = conn.status
+        record(
+            s,
+            tenant_id,
+            SYSTEM_ACTOR,
+            "connection.tested",
+            target=connection_id,
+            integration=slug,
+            run_id=outcome.run_id,
+            success=outcome.status == "succeeded",
+            error_message=None if outcome.status == "succeeded" else str(err.get("kind")),
+        )
+    if status == "connected":
+        from hub.runs.paused import resume_paused
+
+        await resume_paused(path, tenant_id, connection_id)
+    return {"status": status, "tested": True, "message": message, "run_id": outcome.run_id}

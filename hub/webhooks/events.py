@@ -115,8 +115,9 @@ def list_events(
     until: datetime | None = None,
     limit: int = 50,
     before_id: str | None = None,
+    offset: int = 0,
 ) -> list[WebhookEvent]:
-    """Newest-first events of one tenant, filtered; page with `before_id`."""
+    """Newest-first events of one tenant, filtered; page with `before_id` or `offset`."""
     if status is not None and status not in EVENT_STATUSES:
         raise HubError(
             "invalid_request",
@@ -146,7 +147,7 @@ def list_events(
                 | ((WebhookEvent.received_at == anchor.received_at) & (WebhookEvent.id < anchor.id))
             )
     q = q.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
-    return list(s.scalars(q.limit(max(1, min(limit, 200)))))
+    return list(s.scalars(q.offset(offset).limit(max(1, min(limit, 201)))))
 
 
 def dead_count(s: Session, tenant_id: str) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.db.engine import Database
 from hub.webhooks.models import WebhookEvent
+from hub.webhooks.payments import stripe_effect
 from vault import Vault
 
 
@@ -22,7 +23,7 @@ class NotYet(Exception):
 Effect = Callable[[Database, Vault, WebhookEvent], Awaitable[dict[str, Any] | None]]
 
 #: provider -> effect; providers without one are only stored and forwarded.
-EFFECTS: dict[str, Effect] = {}
+EFFECTS: dict[str, Effect] = {"stripe": stripe_effect}
 
 
 async def apply(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:

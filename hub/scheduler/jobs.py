@@ -17,6 +17,7 @@ from hub.permissions import queue
 from hub.runs import grants
 from hub.runs import service as runs
 from hub.runtime import Runtime
+from hub.webhooks import service as webhooks
 
 log = logging.getLogger("hub.scheduler")
 LOCK_KEY = 0x4855_4253  # "HUBS": the scheduler's advisory lock id
@@ -70,10 +71,18 @@ def job_expire_authorizations(rt: Runtime) -> int:
         return queue.expire_stale(s)
 
 
+def job_purge_webhook_events(rt: Runtime) -> int:
+    """Delete delivered webhook events past their retention (30 days: dedupe keys outlive
+    every vendor's retries)."""
+    with rt.db.session() as s:
+        return webhooks.purge_old(s)
+
+
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("purge_grants", job_purge_grants, 300),
     ("reconcile_runs", job_reconcile_runs, 60),
     ("expire_authorizations", job_expire_authorizations, 60),
+    ("purge_webhook_events", job_purge_webhook_events, 3600),
 ]
 
 

@@ -23,6 +23,7 @@ from hub.audit.service import record
 from hub.core.errors import HubError, not_found
 from hub.db.base import new_id, rowcount, table_of, utcnow
 from hub.webhooks.models import EVENT_STATUSES, WebhookEvent
+from hub.webhooks.schemes import form_fields
 
 #: Deliveries tried before an event is dead-lettered (about 3 days with the backoff below).
 MAX_ATTEMPTS = 12
@@ -87,9 +88,11 @@ def store(
 def payload(ev: WebhookEvent) -> Any:
     """The event's body as data: JSON parsed, a form as a dict, else the text."""
     text = ev.body.decode("utf-8", "replace")
-    ct = ev.content_type
+    ct = ev.content_type.split(";")[0].strip().lower()
     if ct == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
+    if ct == "multipart/form-data":
+        return form_fields(ev.body, ev.content_type)
     try:
         return json.loads(text)
     except ValueError:

@@ -23,6 +23,7 @@ READERS: dict[str, tuple[str, ...]] = {
     "connections": EVERYONE,
     "runs": EVERYONE,
     "authorizations": EVERYONE,
+    "events": EVERYONE,
     "audit": ("admin", "ops"),
 }
 

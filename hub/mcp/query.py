@@ -25,6 +25,7 @@ from hub.registry import service as registry
 from hub.registry.capabilities import DATA_TYPES
 from hub.runs import service as runs
 from hub.runs.service import Run
+from hub.webhooks import service as webhooks
 from vault import Vault
 
 SPEC = {d["type"]: d for d in DATA_TYPES}
@@ -511,6 +512,50 @@ class _Audit:
         return [self._out(e, inc) for e in page], more
 
 
+# ---------------------------------------------------------------- events
+
+
+class _Events:
+    @staticmethod
+    def _out(e: webhooks.WebhookEvent, inc: set[str]) -> dict[str, Any]:
+        view = webhooks.event_view(e, with_payload="payload" in inc)
+        if "result" not in inc:
+            view.pop("result", None)
+        for k in ("received_at", "next_attempt_at", "delivered_at"):
+            view[k] = _iso(view[k])
+        return view
+
+    def one(
+        self, s: Session, vault: Vault | None, caller: Caller, ident: str, inc: set[str]
+    ) -> dict[str, Any]:
+        return self._out(webhooks.get_event(s, caller.tenant_id, ident), inc)
+
+    def many(
+        self,
+        s: Session,
+        vault: Vault | None,
+        caller: Caller,
+        f: dict[str, Any],
+        search: str | None,
+        inc: set[str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        rows = webhooks.list_events(
+            s,
+            caller.tenant_id,
+            provider=str(f["provider"]) if f.get("provider") else None,
+            event_type=str(f["type"]) if f.get("type") else None,
+            status=str(f["status"]) if f.get("status") else None,
+            since=_when(f, "since"),
+            until=_when(f, "until"),
+            limit=limit + 1,
+            offset=offset,
+        )
+        page, more = _page(rows, limit)
+        return [self._out(e, inc) for e in page], more
+
+
 class _Reader(Protocol):
     """One hub_query type: one record by id, or a filtered page."""
 
@@ -537,5 +582,6 @@ _READERS: dict[str, _Reader] = {
     "tools": _Tools(),
     "runs": _Runs(),
     "authorizations": _Authorizations(),
+    "events": _Events(),
     "audit": _Audit(),
 }

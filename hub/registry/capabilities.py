@@ -50,6 +50,13 @@ DATA_TYPES: tuple[dict[str, Any], ...] = (
         "includes": ["args", "reasoning", "decision", "run"],
     },
     {
+        "type": "events",
+        "description": "Inbound vendor webhooks (payments, signatures, inbound SMS) and their "
+        "delivery state.",
+        "filters": ["provider", "type", "status", "since", "until"],
+        "includes": ["payload", "result"],
+    },
+    {
         "type": "audit",
         "description": "The tenant's audit log.",
         "filters": ["action", "actor", "integration", "target", "success", "since", "until"],

@@ -130,3 +130,32 @@ __all__ = [
     "run_for_key",
     "stale_after",
 ]
+
+
+def annotate_results(
+    s: Session,
+    tenant_id: str,
+    *,
+    provider: str,
+    tools: tuple[str, ...],
+    key: str,
+    value: str,
+    fields: dict[str, Any],
+    within: timedelta = timedelta(days=400),
+) -> list[str]:
+    """Add `fields` to the result of this tenant's succeeded runs whose result[key] == value
+    (what a vendor's event later says about an object a run created) -> the run ids."""
+    q = select(Run).where(
+        Run.tenant_id == tenant_id,
+        Run.provider == provider,
+        Run.tool.in_(tools),
+        Run.status == "succeeded",
+        Run.created_at >= utcnow() - within,
+    )
+    touched = []
+    for run in s.scalars(q.order_by(Run.created_at.desc()).limit(5000)):
+        if isinstance(run.result, dict) and run.result.get(key) == value:
+            run.result = {**run.result, **fields}
+            touched.append(run.id)
+    s.flush()
+    return touched

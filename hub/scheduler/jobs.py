@@ -28,6 +28,7 @@ from hub.runs import grants
 from hub.runs import service as runs
 from hub.runs.pausing import expire_paused
 from hub.runtime import Runtime
+from hub.webhooks import service as webhooks
 
 log = logging.getLogger("hub.scheduler")
 LOCK_KEY = 0x4855_4253  # "HUBS": the scheduler's advisory lock id
@@ -159,6 +160,10 @@ def job_expire_paused(rt: Runtime) -> int:
     """Paused calls past their time limit end expired."""
     with rt.db.session() as s:
         return expire_paused(s)
+def job_purge_webhook_events(rt: Runtime) -> int:
+    """Delete delivered webhook events past their retention (30 days: dedupe keys outlive
+    every vendor's retries)."""
+        return webhooks.purge_old(s)
 
 
 JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
@@ -170,6 +175,7 @@ JOBS: list[tuple[str, Callable[[Runtime], int], int]] = [
     ("refresh_mcp_servers", job_refresh_mcp_servers, 30),
     ("webhook_liveness", job_webhook_liveness, 60),
     ("expire_paused_runs", job_expire_paused, 60),
+    ("purge_webhook_events", job_purge_webhook_events, 3600),
 ]
 
 

@@ -27,6 +27,7 @@ from hub.web import present, state
 from hub.web.guard import ConsoleRoute, PageError, checked_form, console
 from hub.web.render import render
 from hub.web.session import Console
+from hub.webhooks import service as webhooks
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -100,7 +101,12 @@ def _connect_context(
     conn = connections.connection_for(s, c.tenant_id, integ.slug)
     hints = connections.credential_hints(s, state.vault(request), conn) if conn else {}
     fields = list(integ.definition.get("credential_fields", []))
+    hooks = integ.definition.get("webhooks") or {}
+    base = request.app.state.settings.base_url
+    url = webhooks.webhook_url_for(s, base, c.tenant_id, conn.id) if conn else None
     ctx = {
+        "webhook_url": url,
+        "webhook_secret_field": hooks.get("secret_field"),
         "active": "integrations",
         "integration": integ,
         "connection": conn,

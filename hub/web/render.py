@@ -20,6 +20,7 @@ from starlette.responses import Response
 from hub.permissions import queue
 from hub.web import present, state
 from hub.web.session import Console
+from hub.webhooks import service as webhooks
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -70,13 +71,21 @@ def render(
     s: Session | None = None,
 ) -> Response:
     """Render a page; signed-in pages get the header (user, pending count, sign-out)."""
-    ctx: dict[str, Any] = {"me": c, "pending_count": 0, "active": "", "flash": None}
+    ctx: dict[str, Any] = {
+        "me": c,
+        "pending_count": 0,
+        "dead_count": 0,
+        "active": "",
+        "flash": None,
+    }
     if c is not None:
         if s is not None:
             ctx["pending_count"] = queue.pending_for_tenant(s, c.tenant_id)
+            ctx["dead_count"] = webhooks.dead_count(s, c.tenant_id)
         else:
             with state.db(request).session() as s2:
                 ctx["pending_count"] = queue.pending_for_tenant(s2, c.tenant_id)
+                ctx["dead_count"] = webhooks.dead_count(s2, c.tenant_id)
     ctx.update(context)
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 

@@ -23,6 +23,7 @@ from hub.audit.service import record
 from hub.core.errors import HubError, not_found
 from hub.db.base import new_id, rowcount, table_of, utcnow
 from hub.webhooks.models import EVENT_STATUSES, WebhookEvent
+from hub.webhooks.schemes import form_fields
 
 #: Deliveries tried before an event is dead-lettered (about 3 days with the backoff below).
 MAX_ATTEMPTS = 12
@@ -87,9 +88,11 @@ def store(
 def payload(ev: WebhookEvent) -> Any:
     """The event's body as data: JSON parsed, a form as a dict, else the text."""
     text = ev.body.decode("utf-8", "replace")
-    ct = ev.content_type
+    ct = ev.content_type.split(";")[0].strip().lower()
     if ct == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
+    if ct == "multipart/form-data":
+        return form_fields(ev.body, ev.content_type)
     try:
         return json.loads(text)
     except ValueError:
@@ -115,8 +118,9 @@ def list_events(
     until: datetime | None = None,
     limit: int = 50,
     before_id: str | None = None,
+    offset: int = 0,
 ) -> list[WebhookEvent]:
-    """Newest-first events of one tenant, filtered; page with `before_id`."""
+    """Newest-first events of one tenant, filtered; page with `before_id` or `offset`."""
     if status is not None and status not in EVENT_STATUSES:
         raise HubError(
             "invalid_request",
@@ -146,7 +150,7 @@ def list_events(
                 | ((WebhookEvent.received_at == anchor.received_at) & (WebhookEvent.id < anchor.id))
             )
     q = q.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
-    return list(s.scalars(q.limit(max(1, min(limit, 200)))))
+    return list(s.scalars(q.offset(offset).limit(max(1, min(limit, 201)))))
 
 
 def dead_count(s: Session, tenant_id: str) -> int:

@@ -156,7 +156,8 @@ async def _store(door: Door, ep: EndpointKeys, inbound: Inbound, v: Verified) ->
             provider=ep.provider,
             dedupe_key=v.dedupe_key,
             event_type=v.event_type,
-            content_type=inbound.content_type,
+            # The whole header: a multipart body cannot be read again without its boundary.
+            content_type=inbound.headers.get("content-type", ""),
             body=inbound.body,
         )
 

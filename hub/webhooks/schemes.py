@@ -15,6 +15,8 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -374,16 +376,33 @@ def dropbox_sign_payload(req: Inbound) -> Any:
     return _json(req.body)
 
 
-def _multipart_field(req: Inbound, name: str) -> bytes:
-    from email.parser import BytesParser  # the standard library's MIME parser
-    from email.policy import HTTP
+def form_fields(body: bytes, content_type: str) -> dict[str, Any]:
+    """A multipart/form-data body's text fields, as a dict (JSON fields parsed)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    msg = BytesParser(policy=HTTP).parsebytes(head + body)
+    out: dict[str, Any] = {}
+    if not msg.is_multipart():
+        return out
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            text = payload.decode("utf-8", "replace")
+            try:
+                out[name] = json.loads(text) if name == "json" else text
+            except ValueError:
+                out[name] = text
+    return out
 
+
+def _multipart_field(req: Inbound, name: str) -> bytes:
     head = f"Content-Type: {req.headers.get('content-type', '')}\r\n\r\n".encode()
     msg = BytesParser(policy=HTTP).parsebytes(head + req.body)
-    for part in msg.iter_parts():
-        if part.get_param("name", header="content-disposition") == name:
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else b""
+    if msg.is_multipart():
+        for part in msg.iter_parts():
+            if part.get_param("name", header="content-disposition") == name:
+                payload = part.get_payload(decode=True)
+                return payload if isinstance(payload, bytes) else b""
     raise Refused("bad_body", f"The form has no {name!r} field.")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from hub.connections.service import get_connection
 from hub.webhooks import endpoints, events
 from hub.webhooks.endpoints import configure, ensure_endpoint, get_endpoint, webhook_url
-from hub.webhooks.events import dead_count, get_event, list_events, replay
+from hub.webhooks.events import dead_count, get_event, list_events, purge_old, replay
 from hub.webhooks.models import EVENT_STATUSES, WebhookEndpoint, WebhookEvent
 from vault import Vault
 
@@ -25,6 +25,7 @@ __all__ = [
     "get_endpoint",
     "get_event",
     "list_events",
+    "purge_old",
     "replay",
     "webhook_url",
     "webhook_url_for",

@@ -329,7 +329,7 @@ def test_another_tenant_sees_nothing_of_the_first(live_hub):
         async with mcp_http(live_hub, b.agent) as cb:
             tools = names(await cb.list_tools())
             assert "send_sms" not in tools and "charge_card" not in tools
-            for kind in ("runs", "authorizations", "connections"):
+            for kind in ("runs", "authorizations", "connections", "events"):
                 q = await cb.call_tool("hub_query", {"type": kind})
                 assert q.structured_content["data"] == [], kind
             # The audit log is not an agent's to read at all (hub.core.reads).

@@ -46,7 +46,7 @@ def test_capabilities_available_only_where_connected(catalog: Catalog) -> None:
         "mailgun": True,
     }
     assert {t["type"] for t in data["data_types"]} == {
-        "integrations", "connections", "tools", "runs", "authorizations", "audit",
+        "integrations", "connections", "tools", "runs", "authorizations", "events", "audit",
     }  # fmt: skip
     twilio = next(i for i in data["integrations"] if i["slug"] == "twilio")
     assert twilio == {

@@ -43,7 +43,7 @@ def test_statuses_follow_the_seeds(catalog: Catalog) -> None:
     for i in catalog.integrations:
         by_status.setdefault(i.status, set()).add(i.slug)
     assert by_status["available"] == {
-        "twilio", "sendgrid", "mailgun", "google_maps", "stripe", "square",
+        "twilio", "sendgrid", "mailgun", "google_maps", "stripe", "square", "dropbox_sign",
     }  # fmt: skip
     assert {"tiktok", "apple_calendar", "gift_card_vendor"} <= by_status["coming_soon"]
 

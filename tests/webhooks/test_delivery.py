@@ -97,6 +97,22 @@ def test_n8n_down_then_delivered_once(live_hub):
         f"{hub.url}/api/events", params={"provider": "twilio"}, headers=t.h("agent")
     ).json()
     assert [e["id"] for e in listed["data"]] == [event_id]
+    # An agent reads the inbound SMS through hub_query over MCP (the SDK's client).
+    from tests.mcp.test_mcp import mcp_http, run
+
+    async def read() -> dict:
+        async with mcp_http(hub, t.agent) as c:
+            q = await c.call_tool(
+                "hub_query",
+                {"type": "events", "filters": {"provider": "twilio"}, "include": ["payload"]},
+            )
+            assert not q.is_error, q.content
+            return q.structured_content
+
+    got = run(read)
+    assert [e["id"] for e in got["data"]] == [event_id]
+    assert got["data"][0]["payload"]["Body"] == "Tuesday at 9?"
+    assert got["data"][0]["type"] == "sms.received"
 
 
 def test_failing_handler_is_dead_lettered_then_replayed(live_hub, monkeypatch):

@@ -12,3 +12,19 @@ document.addEventListener("submit", function (ev) {
     form.setAttribute("aria-busy", "true");
   }
 });
+
+// Copy buttons (the webhook URL): copy the named field's value, and say so on the button.
+document.addEventListener("click", function (ev) {
+  var btn = ev.target.closest ? ev.target.closest("[data-copy]") : null;
+  if (!btn) return;
+  var field = document.getElementById(btn.getAttribute("data-copy"));
+  if (!field) return;
+  field.select();
+  var done = function () { btn.textContent = "Copied"; };
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});

@@ -199,7 +199,7 @@ def main() -> None:
                     ]
                 )
             )
-            wait_ready(f"http://127.0.0.1:{remote_port}/mcp", timeout=30)
+            wait_ready(f"http://127.0.0.1:{remote_port}/mcp", timeout=180)
             env, token, crowd = prepare(Path(tmp), hub_port, remote_url)
             procs.append(
                 subprocess.Popen(
@@ -208,7 +208,7 @@ def main() -> None:
                 )
             )
             hub_url = f"http://127.0.0.1:{hub_port}"
-            wait_ready(hub_url + "/health", timeout=60)
+            wait_ready(hub_url + "/health", timeout=180)
             lat = asyncio.run(calls(hub_url, remote_url, token, n))
             d, h = stats(lat["direct"]), stats(lat["hub"])
             print(f"\n## remote tool call, {n} interleaved calls each\n")

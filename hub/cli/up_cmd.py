@@ -59,6 +59,9 @@ def up(
     settings.port = port
     if "HUB_LOG_FORMAT" not in os.environ:
         settings.log_format = "console"  # a person is watching this terminal
+    if "HUB_OUTBOUND_ALLOW" not in os.environ:
+        # The local demo: an MCP server an admin tries out usually runs on this machine.
+        settings.outbound_allow = "127.0.0.0/8,::1"
     try:
         install = ensure_n8n(progress=True)
         prism = ensure_prism(progress=True)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -252,6 +254,13 @@ def _check_unparsable(url: str, allow: Allow, resolver: Resolver) -> None:
             )
 
 
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every outbound client: loading the CA bundle costs milliseconds,
+    which a per-call client would pay on every remote tool call."""
+    return ssl.create_default_context()
+
+
 class GuardedTransport(httpx2.AsyncBaseTransport):
     """An httpx2 transport that checks every request's URL and connects to the checked IP."""
 
@@ -264,7 +273,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         self.allow = allow
         self.resolver = resolver
         # trust_env=False: an HTTP(S)_PROXY from the environment would connect elsewhere.
-        self._inner = inner or httpx2.AsyncHTTPTransport(trust_env=False)
+        self._inner = inner or httpx2.AsyncHTTPTransport(trust_env=False, verify=_tls())
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Check, pin to the resolved address, then send."""

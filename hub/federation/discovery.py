@@ -208,6 +208,7 @@ async def call(
     name: str,
     arguments: dict[str, Any],
     on_list_changed: Callable[[], None] | None = None,
+    output_schema: dict[str, Any] | None = None,
 ) -> types.CallToolResult:
     """Call one remote tool. NotSent when it provably never reached the server; once sent, a
     timeout or a lost answer is OutcomeUnknown (the caller never resends it).
@@ -219,6 +220,12 @@ async def call(
     try:
         with anyio.fail_after(ep.timeout_s):
             async with connect(ep, transport, mode=mode, on_message=hook) as c:
+                # The SDK's client checks a result against the tool's output schema and, when
+                # this session never listed the tool, lists the server's tools first: one more
+                # round trip per call. The hub knows the pinned schema; it is what counts.
+                schemas = getattr(c.session, "_tool_output_schemas", None)
+                if isinstance(schemas, dict):
+                    schemas[name] = output_schema
                 sent = True
                 result = await c.call_tool(name, arguments, read_timeout_seconds=ep.timeout_s)
         return result

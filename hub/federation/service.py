@@ -81,6 +81,7 @@ class CallTarget:
     exposed: str
     permission: str
     input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
     url: str
     transport: str
     credential_id: str | None
@@ -667,6 +668,7 @@ def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
         exposed=t.exposed_name,
         permission=t.permission or t.proposed_permission,
         input_schema=pinned.get("input_schema") or {"type": "object"},
+        output_schema=pinned.get("output_schema"),
         url=server.url,
         transport=server.resolved_transport or server.transport,
         credential_id=server.credential_id,

@@ -190,16 +190,31 @@ TRUNCATED_SCHEMA: dict[str, Any] = {
 }
 
 
+# The envelope without its descriptions: a tenant may have a thousand remote tools, and every
+# tools/list carries each one's schema (the hub's own tools keep the described envelope).
+_COMPACT: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": STATUSES},
+        "run_id": {"type": ["string", "null"]},
+        "error": {"type": "object", "required": ["kind", "message"]},
+        "replayed": {"type": "boolean"},
+        "queue_id": {"type": "string"},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+        "expires_at": {"type": "string"},
+    },
+}
+
+
 def remote_envelope(output_schema: dict[str, Any] | None) -> dict[str, Any]:
     """The envelope of a remote tool: `data` is its pinned output schema (or its content
-    blocks when it declares none), or the truncation note."""
-    data = (
+    blocks, {content: [...]}, when it declares none), or the truncation note."""
+    out = copy.deepcopy(_COMPACT)
+    out["properties"]["data"] = (
         {"anyOf": [copy.deepcopy(output_schema), TRUNCATED_SCHEMA]}
         if output_schema
-        else {
-            "type": "object",
-            "description": "The remote tool's content blocks ({content: [...]}), or a "
-            "truncation note.",
-        }
+        else {"type": "object"}
     )
-    return envelope(data)
+    return out

@@ -270,6 +270,7 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
                 d.target.remote_name,
                 d.args,
                 on_list_changed=lambda: setattr(d, "list_changed", True),
+                output_schema=d.target.output_schema,
             )
         except NotSent as exc:
             failure = (

@@ -160,9 +160,12 @@ def job_expire_paused(rt: Runtime) -> int:
     """Paused calls past their time limit end expired."""
     with rt.db.session() as s:
         return expire_paused(s)
+
+
 def job_purge_webhook_events(rt: Runtime) -> int:
     """Delete delivered webhook events past their retention (30 days: dedupe keys outlive
     every vendor's retries)."""
+    with rt.db.session() as s:
         return webhooks.purge_old(s)
 
 

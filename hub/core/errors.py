@@ -21,6 +21,7 @@ ERROR_STATUS: dict[str, int] = {
     "vendor_unavailable": 502,
     "n8n_unavailable": 503,
     "database_unavailable": 503,
+    "hub_unavailable": 503,  # the load balancer found no replica (deploy/haproxy-errors)
     "not_connected": 409,
     "not_available": 409,
     "outcome_unknown": 504,

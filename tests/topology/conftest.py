@@ -1,4 +1,4 @@
-"""One native production stack for tests/topology (`scripts/stack up`), as the faults need it.
+"""One native production stack for tests/topology/test_faults.py (`scripts/stack up`).
 
 The stack runs a private PostgreSQL cluster (the machine's shared server is never
 restarted), a run timeout of 8 s and a 2 s scheduler interval, so interrupted runs are
@@ -145,7 +145,7 @@ def stack_cmd(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     folder = tmp_path_factory.mktemp("stack")
     bystander = subprocess.Popen(["sleep", "600"])  # not the stack's: must survive `down`

@@ -36,6 +36,8 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
     tokens = client.get("/api/tokens", headers=a.h("admin")).json()
     event_id = _stored_event(client, a)
     auth_id, override_id = _authorization_and_override(rt, a.id, tokens[0]["id"])
+    notification_id = _notification(rt, a.id)
+    server_id, tool = _mcp_server(rt, a.id)
     return {
         "connection_id": conn["id"],
         "token_id": tokens[0]["id"],
@@ -43,7 +45,42 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
         "auth_id": auth_id,
         "override_id": override_id,
         "event_id": event_id,
+        "notification_id": notification_id,
+        "server_id": server_id,
+        "tool": tool,
     }
+
+
+def _mcp_server(rt, tenant_id: str) -> tuple[str, str]:
+    """A registered remote MCP server of tenant A with one pending tool (hub.federation)."""
+    from hub.federation.models import McpServer, McpTool
+
+    with rt.db.session() as s:
+        server = McpServer(tenant_id=tenant_id, name="acmetools", url="http://example.test/mcp")
+        s.add(server)
+        s.flush()
+        s.add(
+            McpTool(
+                server_id=server.id,
+                tenant_id=tenant_id,
+                name="lookup",
+                exposed_name="acmetools__lookup",
+                hash="0" * 64,
+                proposed_permission="soft_limit",
+            )
+        )
+        return server.id, "lookup"
+
+
+def _notification(rt, tenant_id: str) -> str:
+    """An unread alert of tenant A (hub.connections)."""
+    from hub.connections.models import Notification
+
+    with rt.db.session() as s:
+        n = Notification(tenant_id=tenant_id, kind="connection_error", title="t", body="b")
+        s.add(n)
+        s.flush()
+        return n.id
 
 
 def _stored_event(client, a) -> str:

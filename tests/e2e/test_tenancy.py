@@ -35,7 +35,10 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
     ).json()
     tokens = client.get("/api/tokens", headers=a.h("admin")).json()
     auth_id, override_id = _authorization_and_override(rt, a.id, tokens[0]["id"])
+    server_id = _mcp_server_with_a_tool(rt, a.id)
     return {
+        "server_id": server_id,
+        "tool": "echo",
         "connection_id": conn["id"],
         "token_id": tokens[0]["id"],
         "run_id": run_id,
@@ -73,6 +76,37 @@ def _authorization_and_override(rt, tenant_id: str, token_id: str) -> tuple[str,
         s.add(ov)
         s.flush()
         return auth.id, ov.id
+
+
+def _mcp_server_with_a_tool(rt, tenant_id: str) -> str:
+    """A registered MCP server of the tenant with one pending tool (no connection made)."""
+    from hub.core.outbound import parse_allow
+    from hub.federation import service
+    from hub.federation.models import McpTool
+
+    with rt.db.session() as s:
+        m = service.register(
+            s,
+            rt.vault,
+            tenant_id,
+            "test",
+            name="tenancy",
+            url="http://127.0.0.1:9/mcp",
+            allow=parse_allow("127.0.0.0/8"),
+        )
+        d = {"name": "echo", "description": "Echo.", "input_schema": {"type": "object"}}
+        s.add(
+            McpTool(
+                server_id=m.id,
+                tenant_id=tenant_id,
+                name="echo",
+                exposed_name="tenancy__echo",
+                definition=d,
+                hash="0" * 64,
+                proposed_permission="soft_limit",
+            )
+        )
+        return m.id
 
 
 def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant, hub_runtime):

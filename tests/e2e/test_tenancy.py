@@ -37,8 +37,10 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
     event_id = _stored_event(client, a)
     auth_id, override_id = _authorization_and_override(rt, a.id, tokens[0]["id"])
     notification_id = _notification(rt, a.id)
-    server_id, tool = _mcp_server(rt, a.id)
+    server_id = _mcp_server_with_a_tool(rt, a.id)
     return {
+        "server_id": server_id,
+        "tool": "echo",
         "connection_id": conn["id"],
         "token_id": tokens[0]["id"],
         "run_id": run_id,
@@ -46,30 +48,7 @@ def tenant_a_values(client, a, rt) -> dict[str, str]:
         "override_id": override_id,
         "event_id": event_id,
         "notification_id": notification_id,
-        "server_id": server_id,
-        "tool": tool,
     }
-
-
-def _mcp_server(rt, tenant_id: str) -> tuple[str, str]:
-    """A registered remote MCP server of tenant A with one pending tool (hub.federation)."""
-    from hub.federation.models import McpServer, McpTool
-
-    with rt.db.session() as s:
-        server = McpServer(tenant_id=tenant_id, name="acmetools", url="http://example.test/mcp")
-        s.add(server)
-        s.flush()
-        s.add(
-            McpTool(
-                server_id=server.id,
-                tenant_id=tenant_id,
-                name="lookup",
-                exposed_name="acmetools__lookup",
-                hash="0" * 64,
-                proposed_permission="soft_limit",
-            )
-        )
-        return server.id, "lookup"
 
 
 def _notification(rt, tenant_id: str) -> str:
@@ -124,6 +103,37 @@ def _authorization_and_override(rt, tenant_id: str, token_id: str) -> tuple[str,
         s.add(ov)
         s.flush()
         return auth.id, ov.id
+
+
+def _mcp_server_with_a_tool(rt, tenant_id: str) -> str:
+    """A registered MCP server of the tenant with one pending tool (no connection made)."""
+    from hub.core.outbound import parse_allow
+    from hub.federation import service
+    from hub.federation.models import McpTool
+
+    with rt.db.session() as s:
+        m = service.register(
+            s,
+            rt.vault,
+            tenant_id,
+            "test",
+            name="tenancy",
+            url="http://127.0.0.1:9/mcp",
+            allow=parse_allow("127.0.0.0/8"),
+        )
+        d = {"name": "echo", "description": "Echo.", "input_schema": {"type": "object"}}
+        s.add(
+            McpTool(
+                server_id=m.id,
+                tenant_id=tenant_id,
+                name="echo",
+                exposed_name="tenancy__echo",
+                definition=d,
+                hash="0" * 64,
+                proposed_permission="soft_limit",
+            )
+        )
+        return m.id
 
 
 def test_every_route_refuses_another_tenants_rows(app, client, tenant, other_tenant, hub_runtime):

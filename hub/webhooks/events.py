@@ -193,27 +193,25 @@ def claim_due(s: Session, limit: int = 20) -> list[WebhookEvent]:
         | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
     )
     ids = list(s.scalars(due.order_by(WebhookEvent.next_attempt_at).limit(limit)))
-    taken: list[str] = []
-    lease = now + timedelta(seconds=LEASE_S)
-    for event_id in ids:
-        # Compare-and-set: with several replicas only one claims each row.
-        res = s.execute(
-            update(WebhookEvent)
-            .where(
-                WebhookEvent.id == event_id,
-                (
-                    (WebhookEvent.status == "received")
-                    | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
-                ),
-            )
-            .values(status="delivering", lease_until=lease, attempts=WebhookEvent.attempts + 1)
-        )
-        if rowcount(res):
-            taken.append(event_id)
-    s.flush()
-    if not taken:
+    if not ids:
         return []
-    return list(s.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(taken))))
+    # The lease's instant doubles as this claim's token: one compare-and-set UPDATE for the
+    # batch, then the rows that carry it (with several replicas, each row goes to one).
+    lease = now + timedelta(seconds=LEASE_S, microseconds=random.randint(0, 999))
+    s.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.id.in_(ids),
+            (
+                (WebhookEvent.status == "received")
+                | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
+            ),
+        )
+        .values(status="delivering", lease_until=lease, attempts=WebhookEvent.attempts + 1)
+    )
+    s.flush()
+    q = select(WebhookEvent).where(WebhookEvent.id.in_(ids), WebhookEvent.lease_until == lease)
+    return list(s.scalars(q.execution_options(populate_existing=True)))
 
 
 def release_leases(s: Session) -> int:

@@ -78,5 +78,7 @@ def _mark(s: Session, ev: WebhookEvent) -> dict[str, Any] | None:
 
 
 async def stripe_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
-    """Mark the runs a Stripe payment event concerns."""
+    """Mark the runs a Stripe payment event concerns (no write for other events)."""
+    if ev.event_type not in STRIPE:
+        return None
     return await db.writer.run(lambda s: _mark(s, ev))

@@ -45,6 +45,13 @@ def handler_version(s: Session, provider: str) -> int | None:
     return max(active) if active else None
 
 
+#: How long a provider's handler version is reused before it is looked up again (a new
+#: deployment is picked up within this time).
+HANDLER_TTL_S = 5.0
+#: After the bell rings, wait this long so that events arriving together are claimed together.
+GATHER_S = 0.02
+
+
 def handler_body(ev: WebhookEvent) -> dict[str, Any]:
     """What a handler workflow receives: the event, parsed, and who it is for."""
     return {
@@ -76,6 +83,8 @@ class Deliverer:
         self.failures = 0
         # A paused worker claims nothing (an operator draining a replica; tests of another).
         self.paused = False
+        self._handlers: dict[str, tuple[int | None, float]] = {}
+        self._done: list[tuple[str, dict[str, Any] | None]] = []
 
     def wake(self) -> None:
         """Ask the worker to look for due events now."""
@@ -141,7 +150,8 @@ class Deliverer:
         """Claim and deliver one batch of due events -> how many were attempted."""
         if self.paused:
             return 0
-        batch = await self.db.writer.run(events.claim_due)
+        await asyncio.sleep(GATHER_S)
+        batch = await self.db.writer.run(lambda s: events.claim_due(s, limit=100))
         if not batch:
             return 0
         sem = asyncio.Semaphore(CONCURRENCY)
@@ -150,8 +160,34 @@ class Deliverer:
             async with sem:
                 await self.deliver(ev)
 
-        await asyncio.gather(*(one(ev) for ev in batch))
+        try:
+            await asyncio.gather(*(one(ev) for ev in batch))
+        finally:
+            await self._write_delivered()
         return len(batch)
+
+    async def _write_delivered(self) -> None:
+        # One transaction for the batch's successes (each is also safe to write again).
+        done, self._done = self._done, []
+        if not done:
+            return
+
+        def job(s: Session) -> None:
+            for event_id, result in done:
+                events.delivered(s, event_id, result)
+
+        await self.db.writer.run(job)
+        self.delivered += len(done)
+
+    def _handler_version(self, provider: str) -> int | None:
+        now = time.monotonic()
+        known = self._handlers.get(provider)
+        if known is not None and now - known[1] < HANDLER_TTL_S:
+            return known[0]
+        with self.db.session() as s:
+            version = handler_version(s, provider)
+        self._handlers[provider] = (version, now)
+        return version
 
     def _hop(self) -> Hop | None:
         if self.calls.hop is None and time.monotonic() - self._hop_checked > N8N_DOWN_RETRY_S:
@@ -166,8 +202,7 @@ class Deliverer:
         except effects.NotYet as exc:
             await self._failed(ev, str(exc))
             return
-        with self.db.session() as s:
-            version = handler_version(s, ev.provider)
+        version = self._handler_version(ev.provider)
         if version is None:
             await self._delivered(ev, result)
             return
@@ -196,8 +231,7 @@ class Deliverer:
         await self._failed(ev, f"handler answered {kind}: {message}".rstrip(": "))
 
     async def _delivered(self, ev: WebhookEvent, result: dict[str, Any] | None) -> None:
-        await self.db.writer.run(lambda s: events.delivered(s, ev.id, result))
-        self.delivered += 1
+        self._done.append((ev.id, result))  # written with the rest of the batch
         log.info(
             "webhook event delivered",
             extra={"event": ev.id, "provider": ev.provider, "attempts": ev.attempts},

@@ -10,6 +10,7 @@ import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
+from hub.cli.oauth_cmd import oauth_app
 from hub.cli.up_cmd import up
 from hub.cli.vault_cmd import vault_app
 from hub.cli.workflows_cmd import workflows_app
@@ -31,6 +32,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(vault_app, name="vault")
 app.add_typer(registry_app, name="registry")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(oauth_app, name="oauth")
 app.command()(up)
 
 

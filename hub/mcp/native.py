@@ -69,9 +69,11 @@ def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -
     ]
     out["console_url"] = f"{base_url}/connections"
     if integ.auth_type == "oauth2":
+        # The link grants nothing: an owner or admin must be signed in to the console.
+        out["connect_url"] = f"{base_url}/integrations#{integ.slug}"
         how = (
-            f"An admin clicks Connect with {integ.name} on the console's Connections page "
-            f"({out['console_url']}) and approves access at {integ.name}."
+            f"Give the user this link: {out['connect_url']}. An owner or admin signs in, "
+            f"clicks Connect with {integ.name} and approves access at {integ.name}."
         )
     else:
         how = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from hub.mcp.http import PATH as MCP_PATH
 from hub.mcp.http import McpEndpoint
 from hub.permissions.policy import configure as configure_policy
 from hub.permissions.routes import router as permissions_router
+from hub.runs.alerts import alert_loop
 from hub.runs.callpath import EDGE_PATH
 from hub.runs.edge import resolve_credentials
 from hub.runs.routes import CALL_PATH, call_tool
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sched = Jobs(rt).start() if settings.scheduler_enabled else None
+        alerts = asyncio.create_task(alert_loop(rt.calls)) if settings.scheduler_enabled else None
         rt.db.checkpointer.start()
         await webhooks.start()
         async with mcp_endpoint.run():  # the MCP SDK's session manager needs its lifespan
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await webhooks.stop()
         if sched is not None:
             sched.stop()
+        if alerts is not None:
+            alerts.cancel()
         rt.db.checkpointer.stop()
         await rt.calls.aclose()
         if runtime is None:

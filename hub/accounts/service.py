@@ -159,6 +159,16 @@ def find_user(s: Session, tenant_id: str, email: str) -> User | None:
     return s.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email))
 
 
+def owner_email(s: Session, tenant_id: str) -> str | None:
+    """The email of the tenant's first owner (whom alerts are mailed to), if any."""
+    q = (
+        select(User.email)
+        .where(User.tenant_id == tenant_id, User.role == "owner")
+        .order_by(User.created_at)
+    )
+    return s.scalars(q).first()
+
+
 def emails_of(s: Session, tenant_id: str, user_ids: list[str]) -> dict[str, str]:
     """user id -> email, for users of one tenant (to show people instead of ids)."""
     if not user_ids:

@@ -70,9 +70,12 @@ def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -
     # The console's own connect page for this integration (hub.web.integrations).
     out["console_url"] = f"{base_url}/integrations/{integ.slug}/connect"
     if integ.auth_type == "oauth2":
+        # The link grants nothing: an owner or admin must be signed in to the console.
+        # OAuth has no form: the Connect with X button is on the integrations page.
+        out["console_url"] = out["connect_url"] = f"{base_url}/integrations#{integ.slug}"
         how = (
-            f"An admin clicks Connect with {integ.name} on the console's connect page "
-            f"({out['console_url']}) and approves access at {integ.name}."
+            f"Give the user this link: {out['connect_url']}. An owner or admin signs in, "
+            f"clicks Connect with {integ.name} and approves access at {integ.name}."
         )
     else:
         how = (

@@ -139,6 +139,10 @@ INITIATE = _or_refused(
             "setup_instructions": _STR,
             "credential_fields": _ARR,
             "console_url": {"type": "string", "description": "The console page to connect it."},
+            "connect_url": {
+                "type": "string",
+                "description": "OAuth: the link to give the user (it grants nothing by itself).",
+            },
             "connection": _OBJ,
             "next_step": {"type": "string", "description": "What to tell the user."},
         },

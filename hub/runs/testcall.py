@@ -81,4 +81,8 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
         from hub.runs.paused import resume_paused
 
         await resume_paused(path, tenant_id, connection_id)
+    elif status == "error":
+        from hub.runs.alerts import send_pending_alerts
+
+        await send_pending_alerts(path)  # the owner hears of a new incident at once
     return {"status": status, "tested": True, "message": message, "run_id": outcome.run_id}

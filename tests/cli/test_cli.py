@@ -171,3 +171,21 @@ def test_mcp_servers_add_list_approve_refresh_remove(env):
     assert refused.returncode != 0 and "cloud metadata" in refused.stderr
     hub(env, "mcp-servers", "remove", "tools", "--tenant", "mcpco")
     assert "mcs_" not in hub(env, "mcp-servers", "list", "--tenant", "mcpco").stdout
+
+
+def test_oauth_register_keeps_the_secret_out_of_sight(env):
+    env["HUB_MASTER_KEY"] = new_master_key()
+    secret = "oauth-secret-canary-" + os.urandom(8).hex()
+    p = subprocess.run(
+        [sys.executable, "-m", "hub", "oauth", "register", "google_calendar",
+         "--client-id", "123.apps.example", "--client-secret-stdin"],
+        env=env, input=secret + "\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "redirect URI to register at the provider: http://127.0.0.1:8000/oauth/callback" in (
+        p.stdout.replace("\n", "")
+    )
+    listed = hub(env, "oauth", "list").stdout
+    assert "123.apps.example" in listed and secret not in listed and secret not in p.stdout
+    refused = hub(env, "oauth", "register", "twilio", "--client-id", "x", check=False)
+    assert refused.returncode != 0 and "does not connect through OAuth" in refused.stderr

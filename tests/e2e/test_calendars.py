@@ -210,3 +210,28 @@ def test_calls_pause_while_in_error_and_resume_once_in_order(live_hub, calendars
     )
     assert r.json()["status"] == "connected"
     assert [r for r in live_hub.sandbox.requests("google_calendar") if r.method == "POST"] == posts
+
+
+def test_entering_error_emails_the_owner_once(live_hub, calendars):
+    from hub.accounts import service as accounts
+    from tests.e2e.test_tools import sendgrid_credentials
+
+    tenant = live_hub.tenant("cale")
+    with live_hub.runtime.db.session() as s:
+        accounts.create_user(s, tenant.id, "owner@acme.test", "Owner-Passw0rd-1", role="owner")
+    live_hub.connect(tenant, "sendgrid", sendgrid_credentials())
+    conn = connect(live_hub, calendars, tenant, "google_calendar")
+    _revoke_all(calendars, live_hub.runtime, tenant, conn["id"])
+    live_hub.sandbox.clear()
+    test_url = f"{live_hub.url}/api/connections/{conn['id']}/test"
+    for _ in range(2):  # the second failure is the same incident: no second email
+        r = httpx.post(test_url, headers=tenant.h("admin"), timeout=60)
+        assert r.json()["status"] == "error", r.text
+    mails = [r for r in live_hub.sandbox.requests("sendgrid") if r.method == "POST"]
+    assert len(mails) == 1
+    sent = json.loads(mails[0].body)
+    assert sent["personalizations"][0]["to"] == [{"email": "owner@acme.test"}]
+    assert "needs attention" in sent["subject"]
+    assert "paused, not lost" in sent["content"][0]["value"]
+    notes = httpx.get(f"{live_hub.url}/api/notifications", headers=tenant.h("admin")).json()
+    assert [(n["kind"], n["email_status"]) for n in notes] == [("connection_error", "sent")]

@@ -1,0 +1,70 @@
+"""Connect Google Calendar in the console with a real browser: Connect with Google Calendar,
+sign in and consent on the authorization server's own pages (oidc-provider), back to the
+console; then an agent creates an event over MCP with the SDK's real client (issue 10)."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+from hub.accounts import service as accounts
+from hub.connections.service import connection_for
+from tests.e2e.test_calendars import EVENT, calendars  # noqa: F401 - the fixture
+from tests.mcp.test_mcp import mcp_http
+from tests.web.test_console import PASSWORD, browser, ctx, hub, login, page  # noqa: F401
+
+pytestmark = [pytest.mark.n8n, pytest.mark.browser]
+
+
+def test_connect_google_calendar_in_the_console_then_an_agent_books(
+    hub,  # noqa: F811 - the fixture imported above
+    page: Page,  # noqa: F811
+    calendars,  # noqa: F811
+):
+    tenant = hub.tenant("ui-oauth")
+    email = f"owner-{tenant.slug}@acme.test"
+    with hub.runtime.db.session() as s:
+        accounts.create_user(s, tenant.id, email, PASSWORD, role="owner")
+    # The demo's vendor API is the sandbox: set on the pending connection before consent.
+    r = httpx.post(
+        f"{hub.url}/api/oauth/google_calendar/start",
+        json={"base_url": hub.sandbox.base_url("google_calendar")},
+        headers=tenant.h("admin"),
+    )
+    assert r.status_code == 200, r.text
+    login(page, email)
+    page.goto("/integrations")
+    page.locator("form[action='/integrations/google_calendar/oauth'] button").click()
+    # oidc-provider's own sign-in and consent pages.
+    page.wait_for_url(f"{calendars.url}/**")
+    page.locator("input[name=login]").fill("office@example.test")
+    page.locator("input[name=password]").fill("any")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/integrations?connected=google_calendar*", timeout=60_000)
+    with hub.runtime.db.session() as s:
+        conn = connection_for(s, tenant.id, "google_calendar")
+        assert conn is not None and conn.status == "connected"
+        assert conn.account_label == "office@example.test" and conn.connected_via == "ui"
+    hub.sandbox.clear()
+
+    async def book() -> dict:  # type: ignore[type-arg]
+        async with mcp_http(hub, tenant.agent) as c:
+            res = await c.call_tool("create_calendar_event", EVENT)
+            assert not res.is_error, res.content
+            return dict(res.structured_content)
+
+    # Playwright's sync API owns this thread's event loop: the MCP client runs in another.
+    got: list[dict] = []  # type: ignore[type-arg]
+    worker = threading.Thread(target=lambda: got.append(anyio.run(book)))
+    worker.start()
+    worker.join(120)
+    out = got[0]
+    data = out.get("data", out)
+    assert data["event_id"] and data["start"], out
+    posts = [r for r in hub.sandbox.requests("google_calendar") if r.method == "POST"]
+    assert len(posts) == 1 and posts[0].status == 200

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.core import limits
 from hub.core.callers import Caller, admin_only, current_caller
-from hub.core.limits import IdParam, NameParam
+from hub.core.limits import IdParam, IsoDateTime, NameParam
 from hub.db.deps import get_session
 from hub.webhooks import service
 from hub.webhooks.models import EventStatus
@@ -91,8 +91,8 @@ def list_events(
     provider: NameParam | None = None,
     type: str | None = Query(None, max_length=120, description="Exact, or a prefix ending in '.'"),
     status: EventStatus | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     before: IdParam | None = None,
     limit: int = Query(50, ge=1, le=200),
     caller: Caller = Depends(current_caller),

@@ -120,6 +120,20 @@ class Topology:
             time.sleep(0.5)
         raise AssertionError(f"no call succeeded within {timeout} s")
 
+    def wait_balanced(self, timeout: float = 60) -> None:
+        """Until the load balancer sends to both replicas again: its health checks need two
+        passes (rise 2) after a replica comes back, so a replica that answers directly may still
+        be out of the balancer's rotation for a few seconds."""
+        seen: set[str] = set()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            r = httpx.get(f"{self.stack.url}/healthz", timeout=10)
+            seen.add(r.headers.get("x-hub-replica", ""))
+            if {"hub-1", "hub-2"} <= seen:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the balancer sent only to {seen} within {timeout} s")
+
 
 def check_ledger(results: list[Result], received: Counter[str]) -> dict[str, int]:
     """Nothing lost, nothing doubled, nobody told "nothing was sent" when it was."""

@@ -206,6 +206,7 @@ def test_mcp_client_on_alternating_replicas(topo: Topology):
     replicas, and listing and calling tools works (the MCP endpoint is stateless)."""
     for i in (1, 2):  # both replicas up (a test before may have restarted one)
         topo.wait_ok("mcp-warm", via=topo.stack.hub_url(i), timeout=60)
+    topo.wait_balanced()
     seen: list[str | None] = []
 
     async def record(response: httpx2.Response) -> None:

@@ -3,8 +3,10 @@ a duplicate; only delivered events past the 30-day retention are purged, dead on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from hub.db.base import utcnow
@@ -13,12 +15,24 @@ from hub.webhooks.models import WebhookEvent
 from tests.webhooks import kit
 
 
+@pytest.fixture
+def worker_paused(app) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The app's delivery worker stays out of the way while the test sets statuses by hand.
+
+    The app is shared by the session, so the worker is resumed afterwards: other tests wait
+    on deliveries.
+    """
+    deliverer = app.state.webhooks.deliverer
+    deliverer.paused = True
+    try:
+        yield
+    finally:
+        deliverer.paused = False
+
+
 def test_redelivery_after_three_days_is_a_duplicate_and_purge_keeps_dead(
-    app, client, tenant, hub_runtime
+    worker_paused, client, tenant, hub_runtime
 ):
-    # The app's delivery worker stays out of the way: a claim it releases would overwrite
-    # the statuses this test sets by hand.
-    app.state.webhooks.deliverer.paused = True
     secret = kit.stripe_secret()
     path = kit.stripe_endpoint(client, tenant, secret)
     bodies = [kit.stripe_event() for _ in range(3)]

@@ -162,7 +162,9 @@ def stack_cmd(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
 @pytest.fixture(scope="module")
 def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     folder = tmp_path_factory.mktemp("stack")
-    bystander = subprocess.Popen(["sleep", "600"])  # not the stack's: must survive `down`
+    # Not the stack's: must survive `down`. It sleeps forever: a timed one could end by itself
+    # on a slow run and look stopped.
+    bystander = subprocess.Popen(["sleep", "infinity"])
     up = stack_cmd(
         "up",
         "--dir",

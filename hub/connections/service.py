@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
@@ -12,6 +11,8 @@ from hub.audit.service import record
 from hub.connections.credentials import DIRECT_KINDS, split_credentials
 from hub.connections.health import set_status
 from hub.connections.models import Connection
+from hub.connections.oauth.revocation import revoke_tokens
+from hub.connections.records import check_base_url, connection_for
 from hub.core import limits
 from hub.core.errors import HubError, not_found
 from hub.db.base import table_of, utcnow
@@ -37,27 +38,6 @@ __all__ = [
 USABLE_STATUSES = ("connected", "warning")
 
 
-def check_base_url(url: str | None) -> str | None:
-    """Accept an http(s) URL with a host, without credentials or fragments."""
-    if url is None:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HubError(
-            "invalid_request",
-            "base_url must be an http(s) URL with a host.",
-            details={"field": "base_url"},
-        )
-    if parts.username or parts.password or parts.fragment:
-        raise HubError(
-            "invalid_request",
-            "base_url must not carry user:password@ or a #fragment; "
-            "put credentials in the credentials fields.",
-            details={"field": "base_url"},
-        )
-    return url.strip().rstrip("/")
-
-
 def list_connections(s: Session, tenant_id: str) -> list[Connection]:
     """A tenant's connections, by integration."""
     q = select(Connection).where(Connection.tenant_id == tenant_id)
@@ -70,14 +50,6 @@ def get_connection(s: Session, tenant_id: str, connection_id: str) -> Connection
     if c is None or c.tenant_id != tenant_id:
         raise not_found("connection")
     return c
-
-
-def connection_for(s: Session, tenant_id: str, integration_slug: str) -> Connection | None:
-    """The tenant's connection to an integration, if any."""
-    q = select(Connection).where(
-        Connection.tenant_id == tenant_id, Connection.integration_slug == integration_slug
-    )
-    return s.scalar(q)
 
 
 def connected_integrations(s: Session, tenant_id: str) -> set[str]:
@@ -251,12 +223,21 @@ def update_connection(
 def delete_connection(
     s: Session, vault: Vault, tenant_id: str, actor: str, connection_id: str
 ) -> None:
-    """Disconnect: remove the connection and destroy its stored credential."""
+    """Disconnect: revoke OAuth tokens at the provider where it can, remove the connection and
+    destroy its stored credential. The audit row says whether the provider revoked them, so an
+    admin knows when to revoke by hand at the vendor."""
     conn = get_connection(s, tenant_id, connection_id)
+    revocation = revoke_tokens(s, vault, conn)
     if conn.credential_id:
         vault.delete(s, tenant_id, conn.credential_id)
     record(
-        s, tenant_id, actor, "connection.deleted", target=conn.id, integration=conn.integration_slug
+        s,
+        tenant_id,
+        actor,
+        "connection.deleted",
+        target=conn.id,
+        integration=conn.integration_slug,
+        details={"revocation": revocation},
     )
     s.delete(conn)
 

@@ -7,12 +7,22 @@ import json
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from hub.audit.models import AuditEvent
 from hub.connections.models import Connection, ConnectionEvent
+from hub.connections.oauth import client as oauth
+from hub.connections.oauth.client import ClientCreds, Endpoints
 from tests.connections.conftest import HUB_CALLBACK
-from tests.connections.oauth_kit import consent, iter_tokens, path_and_query, query_of
+from tests.connections.oauth_kit import (
+    client_of,
+    consent,
+    iter_tokens,
+    path_and_query,
+    query_of,
+    stored_tokens,
+)
 
 
 def _start(client, tenant, integration="google_calendar"):  # type: ignore[no-untyped-def]
@@ -136,3 +146,35 @@ def test_start_needs_an_admin_and_a_registered_app(client, tenant, oauth_apps):
     assert r.status_code == 422 and "does not connect through OAuth" in r.text
     r = client.post("/api/oauth/youtube/start", headers=tenant.h())
     assert r.status_code == 409  # planned: not connectable yet
+
+
+def test_disconnect_revokes_the_grant_at_the_provider(client, hub_runtime, tenant, oauth_apps):
+    """Disconnect ends the grant at the authorization server, not only in the hub: the old
+    refresh token no longer works there, and the audit row says it was revoked."""
+    _, got = _connect(client, tenant)
+    cid = got["connection_id"]
+    fields = stored_tokens(hub_runtime, tenant.id, cid)
+    c = client_of(oauth_apps, "google_calendar")
+    creds = ClientCreds(c.client_id, c.client_secret)
+    ep = Endpoints(authorize_url=oauth_apps.authorize_url, token_url=oauth_apps.token_url)
+    # The grant is alive before: the provider honours the refresh token (Google's habit here:
+    # it does not rotate, so the stored one stays the one to revoke).
+    assert oauth.refresh(ep, creds, refresh_token=fields["refresh_token"]).access_token
+    before = oauth_apps.counts()["revocation"]
+
+    r = client.delete(f"/api/connections/{cid}", headers=tenant.h("admin"))
+    assert r.status_code == 204, r.text
+    assert oauth_apps.counts()["revocation"] == before + 2  # refresh token, then access token
+    with pytest.raises(oauth.TokenError) as refused:
+        oauth.refresh(ep, creds, refresh_token=fields["refresh_token"])
+    assert refused.value.error == "invalid_grant"
+    with hub_runtime.db.session() as s:
+        deleted = s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.tenant_id == tenant.id,
+                AuditEvent.action == "connection.deleted",
+                AuditEvent.target == cid,
+            )
+        ).one()
+    assert deleted.details["revocation"] == "revoked"
+    assert not any(t in json.dumps(deleted.details) for t in iter_tokens(fields))

@@ -18,6 +18,7 @@ from hub.connections.oauth.apps import provider_and_client, redirect_uri
 from hub.connections.oauth.provider import Provider
 from hub.connections.oauth.states import consume_state, create_state
 from hub.connections.oauth.tokens import expiry_of, token_fields, token_hints
+from hub.connections.records import check_base_url, connection_for
 from hub.core.errors import HubError
 from hub.db.base import utcnow
 from hub.db.engine import Database
@@ -43,8 +44,6 @@ def start(
 
     A first connect creates the connection now, `pending_setup` until the callback, so the
     vendor base URL (a sandbox in demos and tests) is known before the test call runs."""
-    from hub.connections.service import check_base_url, connection_for
-
     integ = get_integration(s, integration)
     if integ.status not in ("available", "beta"):
         raise HubError(
@@ -198,8 +197,6 @@ def store_tokens(
     config: dict[str, Any],
 ) -> Connection:
     """Create or reconnect the tenant's connection with fresh tokens."""
-    from hub.connections.service import connection_for
-
     conn = connection_for(s, p.tenant_id, p.integration)
     fresh = conn is None or conn.credential_id is None
     if conn is None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.connections import health
 from hub.permissions import queue
 from hub.web import present, state
 from hub.web.session import Console
@@ -61,6 +62,26 @@ _env.globals.update(
 templates = Jinja2Templates(env=_env)
 
 
+# The banner shows the newest unread alerts; the rest wait behind "and N more".
+BANNER_ALERTS = 3
+
+
+def _header(s: Session, c: Console) -> dict[str, Any]:
+    """What every signed-in page's header shows: counts, and for owners and admins the
+    unread alerts (a connection entered error) as a banner until someone marks them read."""
+    out: dict[str, Any] = {
+        "pending_count": queue.pending_for_tenant(s, c.tenant_id),
+        "dead_count": webhooks.dead_count(s, c.tenant_id),
+        "alerts": [],
+        "more_alerts": 0,
+    }
+    if c.can_manage:
+        unread = health.notifications(s, c.tenant_id, unread_only=True)
+        out["alerts"] = unread[:BANNER_ALERTS]
+        out["more_alerts"] = max(0, len(unread) - BANNER_ALERTS)
+    return out
+
+
 def render(
     request: Request,
     name: str,
@@ -75,17 +96,17 @@ def render(
         "me": c,
         "pending_count": 0,
         "dead_count": 0,
+        "alerts": [],
+        "more_alerts": 0,
         "active": "",
         "flash": None,
     }
     if c is not None:
         if s is not None:
-            ctx["pending_count"] = queue.pending_for_tenant(s, c.tenant_id)
-            ctx["dead_count"] = webhooks.dead_count(s, c.tenant_id)
+            ctx.update(_header(s, c))
         else:
             with state.db(request).session() as s2:
-                ctx["pending_count"] = queue.pending_for_tenant(s2, c.tenant_id)
-                ctx["dead_count"] = webhooks.dead_count(s2, c.tenant_id)
+                ctx.update(_header(s2, c))
     ctx.update(context)
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 

@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.web import audit, authorizations, events, integrations, login, mcp_servers, oauth, runs
+from hub.web import (
+    audit,
+    authorizations,
+    events,
+    integrations,
+    login,
+    mcp_servers,
+    notifications,
+    oauth,
+    runs,
+)
 from hub.web.render import STATIC_DIR, STATIC_PATH
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "router"]
 
 router = APIRouter(include_in_schema=False)
-for _family in (login, authorizations, integrations, oauth, mcp_servers, runs, events, audit):
+for _family in (
+    login,
+    authorizations,
+    integrations,
+    oauth,
+    mcp_servers,
+    runs,
+    events,
+    audit,
+    notifications,
+):
     router.include_router(_family.router)

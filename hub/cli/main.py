@@ -11,6 +11,7 @@ import typer
 
 from hub.cli.accounts_cmd import tenants_app, tokens_app, users_app
 from hub.cli.common import console, fail, runtime
+from hub.cli.connections_cmd import connections_app
 from hub.cli.events_cmd import events_app
 from hub.cli.mcp_servers_cmd import mcp_servers_app
 from hub.cli.oauth_cmd import oauth_app
@@ -38,6 +39,7 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(registry_app, name="registry")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(mcp_servers_app, name="mcp-servers")
+app.add_typer(connections_app, name="connections")
 app.add_typer(events_app, name="events")
 app.add_typer(oauth_app, name="oauth")
 app.command()(up)

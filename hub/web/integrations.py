@@ -23,6 +23,7 @@ from hub.core.errors import HubError
 from hub.registry import service as registry
 from hub.registry.service import Integration
 from hub.registry.spec import CATEGORIES
+from hub.runs.testcall import test_connection
 from hub.web import present, state
 from hub.web.guard import ConsoleRoute, PageError, checked_form, console
 from hub.web.render import render
@@ -52,6 +53,7 @@ def _integration_card(
         "state": card_state,
         "label": label,
         "connectable": _connectable(integ),
+        "testable": bool(integ.definition.get("test_call")),
         "connection": conn,
         "hints": [(labels.get(k, k.replace("_", " ")), v) for k, v in hints.items()],
     }
@@ -62,6 +64,7 @@ def integrations(
     request: Request,
     saved: str | None = None,
     removed: str | None = None,
+    tested: str | None = None,
     c: Console = Depends(console),
 ) -> Response:
     """The catalog by category, each card with its connection's state and masked hints."""
@@ -90,6 +93,8 @@ def integrations(
             flash = f"{names[saved]} saved. Only masked hints of its credentials are shown."
         elif removed in names:
             flash = f"{names[removed]} disconnected; its stored credential was destroyed."
+        elif tested in names and tested in conns:
+            flash = _tested_flash(names[tested], conns[tested])
         ctx = {"active": "integrations", "groups": grouped, "counts": counts, "flash": flash}
         return render(request, "integrations.html", ctx, c=c, s=s)
 
@@ -244,6 +249,37 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
             )
 
     return await anyio.to_thread.run_sync(_save)
+
+
+def _tested_flash(name: str, conn: Connection) -> str:
+    """What Save & Test found, from the status it set (the vendor's reason when it failed)."""
+    if conn.status == "connected":
+        return f"{name} passed the test call: connected."
+    return f"{name} did not pass the test call ({conn.status}): {conn.last_error or 'no reason'}"
+
+
+@router.post("/integrations/{slug}/test")
+async def save_and_test(slug: str, request: Request, c: Console = Depends(console)) -> Response:
+    """Save & Test: run the integration's declared test call through n8n against the vendor;
+    its answer sets the connection's status (and resumes paused calls when it passes)."""
+    await checked_form(request, c)
+    _manage_guard(c)
+
+    def _find() -> tuple[str, str]:
+        with state.db(request).session() as s:
+            integ = registry.get_integration(s, slug)
+            conn = connections.connection_for(s, c.tenant_id, integ.slug)
+            if conn is None:
+                raise PageError(
+                    409,
+                    "Not connected",
+                    f"{integ.name} is not connected: connect it first, then test it.",
+                )
+            return integ.slug, conn.id
+
+    found, conn_id = await anyio.to_thread.run_sync(_find)
+    await test_connection(state.calls(request), c.tenant_id, conn_id)
+    return RedirectResponse(f"/integrations?tested={quote(found)}#{found}", status_code=303)
 
 
 @router.post("/integrations/{slug}/disconnect")

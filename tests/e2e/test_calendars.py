@@ -8,6 +8,9 @@ hub's start, the provider's consent pages and the hub's callback, over HTTP."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,6 +148,53 @@ def test_save_and_test_sets_the_status(live_hub, calendars):
         "run_id": None,
     }
     assert httpx.post(test_url, headers=tenant.h("agent")).status_code == 403
+
+
+def _hub_cli(live_hub, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """`hub ARGS` in its own process, configured like the live hub (same database and key)."""
+    st = live_hub.runtime.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {
+        "HUB_DATA_DIR": str(st.data_dir),
+        "HUB_DATABASE_URL": st.database_url,
+        "HUB_MASTER_KEY": st.master_key,
+        "HUB_PUBLIC_URL": live_hub.url,
+        "HUB_OUTBOUND_ALLOW": st.outbound_allow,
+        "HUB_SCHEDULER_ENABLED": "false",
+        "HUB_LOG_FORMAT": "json",
+        "COLUMNS": "250",  # rich wraps tables to the terminal; a wide one keeps ids whole
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_connections_test_and_list(live_hub, calendars):
+    """`hub connections test` runs Save & Test through n8n from the shell: a vendor refusal
+    exits 1 with the reason and the status it set; a pass exits 0. `list` shows no token."""
+    from tests.connections.oauth_kit import iter_tokens, stored_tokens
+
+    tenant = live_hub.tenant("calcli")
+    conn = connect(live_hub, calendars, tenant, "google_calendar")
+    live_hub.sandbox.fault("google_calendar", 401)
+    bad = _hub_cli(live_hub, "connections", "test", "google_calendar", "--tenant", tenant.slug)
+    assert bad.returncode == 1, bad.stderr
+    assert "google_calendar: error." in bad.stdout and "refused the test call" in bad.stdout
+    ok = _hub_cli(live_hub, "connections", "test", "google_calendar", "--tenant", tenant.slug)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "google_calendar: connected." in ok.stdout
+    r = httpx.get(f"{live_hub.url}/api/connections/{conn['id']}", headers=tenant.h("admin"))
+    assert r.json()["status"] == "connected"
+    listed = _hub_cli(live_hub, "connections", "list", "--tenant", tenant.slug)
+    assert (
+        listed.returncode == 0
+        and "google_calendar" in listed.stdout
+        and conn["id"] in listed.stdout
+    )
+    for secret in iter_tokens(stored_tokens(live_hub.runtime, tenant.id, conn["id"])):
+        assert secret not in listed.stdout + listed.stderr + ok.stdout + ok.stderr + bad.stderr
+    missing = _hub_cli(live_hub, "connections", "test", "outlook_calendar", "--tenant", tenant.slug)
+    assert missing.returncode == 1 and "connect it first" in missing.stderr
 
 
 def _revoke_all(server: AuthServer, rt, tenant, conn_id: str) -> None:  # type: ignore[no-untyped-def]

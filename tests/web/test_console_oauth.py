@@ -9,7 +9,7 @@ import threading
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from hub.accounts import service as accounts
 from hub.connections.service import connection_for
@@ -68,3 +68,26 @@ def test_connect_google_calendar_in_the_console_then_an_agent_books(
     assert data["event_id"] and data["start"], out
     posts = [r for r in hub.sandbox.requests("google_calendar") if r.method == "POST"]
     assert len(posts) == 1 and posts[0].status == 200
+
+    # Save & Test from the console: the vendor's refusal sets error and says why; a pass
+    # sets connected again. Both are real test calls through n8n to the sandbox.
+    hub.sandbox.fault("google_calendar", 401)
+    page.goto("/integrations")
+    card = page.locator("li", has=page.locator("form[action='/integrations/google_calendar/test']"))
+    card.get_by_role("button", name="Test").click()
+    page.wait_for_url("**/integrations?tested=google_calendar*")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Google Calendar did not pass the test call (error)"
+    )
+    with hub.runtime.db.session() as s:
+        conn = connection_for(s, tenant.id, "google_calendar")
+        assert conn is not None and conn.status == "error"
+    card = page.locator("li", has=page.locator("form[action='/integrations/google_calendar/test']"))
+    card.get_by_role("button", name="Test").click()
+    page.wait_for_url("**/integrations?tested=google_calendar*")
+    expect(page.get_by_role("status")).to_have_text(
+        "Google Calendar passed the test call: connected."
+    )
+    with hub.runtime.db.session() as s:
+        conn = connection_for(s, tenant.id, "google_calendar")
+        assert conn is not None and conn.status == "connected" and conn.last_tested_at

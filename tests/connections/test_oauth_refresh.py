@@ -4,6 +4,10 @@ rotation, no refresh token in the answer, invalid_grant re-read then error."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -245,3 +249,66 @@ def test_scheduled_refresh_before_expiry(client, hub_runtime, tenant, oauth_apps
     refresh_due(hub_runtime.db, hub_runtime.calls.refresher)  # nothing is due here any more
     assert stored_tokens(hub_runtime, tenant.id, soon) == fresh
     assert stored_tokens(hub_runtime, tenant.id, later) == old_later
+
+
+def test_single_flight_across_two_hub_processes(tmp_path, client, hub_runtime, tenant, oauth_apps):
+    """SECURITY 16 across processes: two hub processes (own interpreters, engines and locks)
+    on the same database each make 25 concurrent redemptions of one expired token of a
+    provider that rotates: one token call in all, and all 50 get the same new token."""
+    conn_id = connect_via_flow(client, tenant, "outlook_calendar", "h@example.test", HUB_CALLBACK)
+    old = expire_now(hub_runtime, tenant.id, conn_id)
+    st = hub_runtime.settings
+    go = tmp_path / "go"
+    procs = []
+    for i in range(2):
+        cfg = {
+            "settings": {
+                "data_dir": str(tmp_path / f"proc{i}"),
+                "database_url": st.database_url,
+                "master_key": st.master_key,
+                "mode": "local",
+                "log_format": "json",
+                "scheduler_enabled": False,
+                "outbound_allow": st.outbound_allow,
+            },
+            "tenant": tenant.id,
+            "connection": conn_id,
+            "n": 25,
+            "ready": str(tmp_path / f"ready{i}"),
+            "go": str(go),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.connections.refresh_process", json.dumps(cfg)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+            assert time.monotonic() < deadline, "the hub processes never got ready"
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.02)
+        oauth_apps.delay_next_token(400)  # a slow provider: the race window is wide open
+        before = oauth_apps.counts()
+        go.touch()
+        outs = [p.communicate(timeout=90) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    digests = [d for out, _ in outs for d in json.loads(out.strip().splitlines()[-1])]
+    assert len(digests) == 50
+    assert oauth_apps.counts()["refresh"] - before["refresh"] == 1
+    stored = stored_tokens(hub_runtime, tenant.id, conn_id)
+    new = hashlib.sha256(stored["access_token"].encode()).hexdigest()
+    assert set(digests) == {new}
+    assert new != hashlib.sha256(old["access_token"].encode()).hexdigest()
+    # No token in what the processes printed or logged.
+    for out, err in outs:
+        for secret in (old["access_token"], old["refresh_token"], stored["access_token"]):
+            assert secret not in out + err

@@ -87,6 +87,28 @@ class OAuthState(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class ConnectLink(Base):
+    """A link an agent hands its user to connect an OAuth integration (initiate_integration).
+
+    It grants nothing by itself: an owner or admin must be signed in to use it. It is single
+    use and expires, so a link left in a chat log cannot start a connection later. Only its
+    hash is stored."""
+
+    __tablename__ = "connect_links"
+
+    id: Mapped[str] = id_column("cln")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    integration_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
 class ConnectionEvent(Base):
     """One health transition of a connection (kept after the connection is removed)."""
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.approvals.service import present
 from hub.audit.service import record
+from hub.connections import links
 from hub.connections import service as connections
 from hub.core.callers import Caller
 from hub.permissions import queue
@@ -48,7 +49,8 @@ def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -
             if any(p.integration_slug == integ.slug for p in registry.providers_for(s, t.name))
         ),
     }
-    if conn is not None:
+    # A flow someone started and never finished (pending_setup) is not a connection yet.
+    if conn is not None and conn.status != "pending_setup":
         out["connection"] = {"id": conn.id, "status": conn.status}
         out["next_step"] = f"{integ.name} is already connected (status {conn.status}). " + (
             "It works now."
@@ -70,12 +72,15 @@ def initiate_integration(s: Session, caller: Caller, slug: str, base_url: str) -
     # The console's own connect page for this integration (hub.web.integrations).
     out["console_url"] = f"{base_url}/integrations/{integ.slug}/connect"
     if integ.auth_type == "oauth2":
-        # The link grants nothing: an owner or admin must be signed in to the console.
-        # OAuth has no form: the Connect with X button is on the integrations page.
-        out["console_url"] = out["connect_url"] = f"{base_url}/integrations#{integ.slug}"
+        # A single-use, expiring link that grants nothing: an owner or admin of this tenant
+        # must be signed in to the console to follow it (hub.connections.links).
+        raw = links.create_link(s, caller.tenant_id, integ.slug, caller.actor)
+        out["console_url"] = f"{base_url}/integrations#{integ.slug}"
+        out["connect_url"] = f"{base_url}/connect/{raw}"
         how = (
             f"Give the user this link: {out['connect_url']}. An owner or admin signs in, "
-            f"clicks Connect with {integ.name} and approves access at {integ.name}."
+            f"clicks Connect with {integ.name} and approves access at {integ.name}. The link "
+            "works once and expires in 24 hours; call initiate_integration again for a new one."
         )
     else:
         how = (

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.audit import service as audit
 from hub.connections import service as connections
+from hub.connections.links import purge_links
 from hub.connections.oauth import keepalive as oauth_keepalive
 from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
@@ -106,9 +107,9 @@ def job_refresh_tokens(rt: Runtime) -> int:
 
 
 def job_purge_oauth_states(rt: Runtime) -> int:
-    """Delete OAuth states that expired over an hour ago."""
+    """Delete OAuth states that expired over an hour ago, and expired connect links."""
     with rt.db.session() as s:
-        return purge_states(s)
+        return purge_states(s) + purge_links(s)
 
 
 def job_refresh_mcp_servers(rt: Runtime) -> int:

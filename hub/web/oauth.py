@@ -11,34 +11,44 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from hub.connections import links
 from hub.connections.oauth import flow
 from hub.core.errors import HubError
+from hub.registry import service as registry
 from hub.web import state
 from hub.web.guard import ConsoleRoute, PageError, checked_form, console
+from hub.web.render import render
 from hub.web.session import Console
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 
-@router.post("/integrations/{slug}/oauth")
-async def start_oauth(slug: str, request: Request, c: Console = Depends(console)) -> Response:
-    """Start connecting (or reconnecting) an OAuth integration and go to its consent page."""
-    await checked_form(request, c)
+def _manage_only(c: Console) -> None:
     if not c.can_manage:
         raise PageError(403, "Not allowed", "Only owners and admins can connect integrations.")
+
+
+async def _start_flow(
+    request: Request, c: Console, slug: str, connected_via: str, link: str | None = None
+) -> Response:
+    """Start the flow bound to the signed-in user (spending a connect link first, in the same
+    transaction) and move the browser on to the provider's consent page."""
     settings = request.app.state.settings
 
     def _start() -> str:
         with state.db(request).session() as s:
+            integration = slug
+            if link is not None:
+                integration = links.use_link(s, c.tenant_id, link, c.caller.actor).integration_slug
             return flow.start(
                 s,
                 state.vault(request),
                 tenant_id=c.tenant_id,
                 user_id=c.caller.user_id,
                 actor=c.caller.actor,
-                integration=slug,
+                integration=integration,
                 public_url=settings.base_url,
-                connected_via="ui",
+                connected_via=connected_via,
             )
 
     try:
@@ -48,11 +58,48 @@ async def start_oauth(slug: str, request: Request, c: Console = Depends(console)
     # Not a redirect: the console's CSP (form-action 'self') stops a form's redirect to
     # another origin. A page that moves on by itself (and offers the link) is not a form
     # action, and keeps that policy strict for every other form.
-    link = html.escape(url, quote=True)
+    href = html.escape(url, quote=True)
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="0;url={link}">'
+        f'<meta http-equiv="refresh" content="0;url={href}">'
         "<title>Continue to the provider</title></head><body>"
-        f'<p><a href="{link}">Continue to the provider to approve access</a></p></body></html>'
+        f'<p><a href="{href}">Continue to the provider to approve access</a></p></body></html>'
     )
     return HTMLResponse(body, headers={"Referrer-Policy": "no-referrer"})
+
+
+@router.post("/integrations/{slug}/oauth")
+async def start_oauth(slug: str, request: Request, c: Console = Depends(console)) -> Response:
+    """Start connecting (or reconnecting) an OAuth integration and go to its consent page."""
+    await checked_form(request, c)
+    _manage_only(c)
+    return await _start_flow(request, c, slug, "ui")
+
+
+@router.get("/connect/{token}")
+def connect_link(token: str, request: Request, c: Console = Depends(console)) -> Response:
+    """The page an agent's connect link opens: who asked, for what, and the one button."""
+    _manage_only(c)
+    with state.db(request).session() as s:
+        try:
+            row = links.peek_link(s, c.tenant_id, token[:64])
+            integ = registry.get_integration(s, row.integration_slug)
+        except HubError as exc:
+            raise PageError(exc.status, "Link not usable", exc.message) from None
+        ctx = {
+            "active": "integrations",
+            "integration": integ,
+            "requested_by": row.created_by,
+            "expires_at": row.expires_at,
+            "token": token[:64],
+        }
+        return render(request, "connect_link.html", ctx, c=c, s=s)
+
+
+@router.post("/connect/{token}")
+async def use_connect_link(token: str, request: Request, c: Console = Depends(console)) -> Response:
+    """Spend the link (once) and start the flow; the connection records it came through the
+    assistant."""
+    await checked_form(request, c)
+    _manage_only(c)
+    return await _start_flow(request, c, "", "assistant", link=token[:64])

@@ -4,6 +4,7 @@ console; then an agent creates an event over MCP with the SDK's real client (iss
 
 from __future__ import annotations
 
+import re
 import threading
 
 import anyio
@@ -91,3 +92,64 @@ def test_connect_google_calendar_in_the_console_then_an_agent_books(
     with hub.runtime.db.session() as s:
         conn = connection_for(s, tenant.id, "google_calendar")
         assert conn is not None and conn.status == "connected" and conn.last_tested_at
+
+
+def test_an_agents_connect_link_works_once_for_a_signed_in_admin(
+    hub,  # noqa: F811
+    page: Page,  # noqa: F811
+    calendars,  # noqa: F811
+):
+    """initiate_integration answers a single-use link: it grants nothing (sign-in first), it
+    starts the flow for the signed-in owner, the connection records `assistant`, and the
+    link is dead afterwards."""
+    tenant = hub.tenant("ui-link")
+    email = f"owner-{tenant.slug}@acme.test"
+    with hub.runtime.db.session() as s:
+        accounts.create_user(s, tenant.id, email, PASSWORD, role="owner")
+    # The vendor API is the sandbox: set on the pending connection (never the real Google).
+    r = httpx.post(
+        f"{hub.url}/api/oauth/google_calendar/start",
+        json={"base_url": hub.sandbox.base_url("google_calendar")},
+        headers=tenant.h("admin"),
+    )
+    assert r.status_code == 200, r.text
+
+    async def ask() -> dict:  # type: ignore[type-arg]
+        async with mcp_http(hub, tenant.agent) as c:
+            res = await c.call_tool("initiate_integration", {"integration": "google_calendar"})
+            assert not res.is_error, res.content
+            return dict(res.structured_content)
+
+    got: list[dict] = []  # type: ignore[type-arg]
+    worker = threading.Thread(target=lambda: got.append(anyio.run(ask)))
+    worker.start()
+    worker.join(60)
+    link = got[0]["connect_url"]
+    assert link.startswith(f"{hub.url}/connect/") and "once" in got[0]["next_step"]
+    path = link.removeprefix(hub.url)
+
+    # Not signed in: the link leads to the sign-in page, then on to the link's page.
+    page.goto(path)
+    page.wait_for_url(re.compile(r"/login\?next="))
+    login(page, email, path=page.url.removeprefix(hub.url))
+    page.wait_for_url(f"**{path}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connect Google Calendar")
+    page.get_by_role("button", name="Connect with Google Calendar").click()
+    page.wait_for_url(f"{calendars.url}/**")
+    page.locator("input[name=login]").fill("office@example.test")
+    page.locator("input[name=password]").fill("any")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/integrations?connected=google_calendar*", timeout=60_000)
+    with hub.runtime.db.session() as s:
+        conn = connection_for(s, tenant.id, "google_calendar")
+        assert conn is not None and conn.status == "connected"
+        assert conn.connected_via == "assistant"
+
+    # Spent: the same link is refused, with what to do instead.
+    resp = page.goto(path)
+    assert resp is not None and resp.status == 410
+    expect(page.locator("main")).to_contain_text("already used")
+    # A link this hub never issued is a 404, not a hint that links exist.
+    resp = page.goto("/connect/" + "x" * 32)
+    assert resp is not None and resp.status == 404

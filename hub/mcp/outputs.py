@@ -144,6 +144,11 @@ INITIATE = _or_refused(
                 "description": "OAuth: the link to give the user (it grants nothing by itself).",
             },
             "connection": _OBJ,
+            "elicitation": {
+                "enum": ["accept", "decline", "cancel"],
+                "description": "A client that can open links was asked to open connect_url "
+                "for its user (URL-mode elicitation); what the user answered.",
+            },
             "next_step": {"type": "string", "description": "What to tell the user."},
         },
     }

@@ -5,6 +5,7 @@ request, for the calling token's tenant; every call goes through the same spine 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from hub.core.callers import Caller
 from hub.core.calls import CallRequest
 from hub.core.errors import HubError
 from hub.core.reads import visible_data_types
-from hub.mcp import native, results
+from hub.mcp import elicit, native, results
 from hub.mcp.changes import ToolsetWatcher
 from hub.mcp.query import hub_query
 from hub.mcp.tools import LAYER1, NATIVE, NATIVE_DOMAINS, ToolCatalog
@@ -100,11 +101,14 @@ class HubMcp:
         """Run one tool; refusals come back as tool errors carrying error.kind."""
         name = params.name
         arguments = dict(params.arguments or {})
+        token = elicit.current_request.set(ctx)
         try:
             caller = await self.caller_of(ctx)
             return await self.dispatch(caller, name, arguments)
         except HubError as err:
             return results.refusal(err)
+        finally:
+            elicit.current_request.reset(token)
 
     async def listen(self, ctx: Any, params: types.SubscriptionsListenRequestParams) -> Any:
         """subscriptions/listen (2026-07-28): tool-list changes of the caller's tenant only."""
@@ -194,6 +198,8 @@ class HubMcp:
             data = await self._db(
                 lambda s: native.initiate_integration(s, caller, a["integration"], self.base_url)
             )
+            if data.get("connect_url"):
+                await self._elicit_connect(data)
             return results.ok(data, data["next_step"])
         if name == "suggest_integration":
             data = await self._db(
@@ -210,6 +216,29 @@ class HubMcp:
             )
             return results.outcome(name, o)
         raise HubError("not_found", f"No tool '{name}'.")  # pragma: no cover
+
+    async def _elicit_connect(self, data: dict[str, Any]) -> None:
+        """Ask a client that can open links to open the connect link for its user."""
+        url = str(data["connect_url"])
+        action = await elicit.ask_to_open(
+            url,
+            f"Connect {data['name']}: sign in to the hub's console and approve access at "
+            f"{data['name']}. The assistant never sees the credentials.",
+            elicitation_id=secrets.token_hex(8),
+        )
+        if action is None:
+            return
+        data["elicitation"] = action
+        if action == "accept":
+            data["next_step"] = (
+                f"The user was asked to open the connect page for {data['name']} and agreed. "
+                "Once they approve access, its tools appear in your tool list; you can check "
+                "with hub_capabilities. Never ask for credentials in this chat."
+            )
+        else:
+            data["next_step"] = (
+                f"The user did not open the connect page ({action}). " + data["next_step"]
+            )
 
     def capabilities_answer(
         self, s: Session, caller: Caller, a: dict[str, Any]

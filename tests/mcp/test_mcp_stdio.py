@@ -115,3 +115,44 @@ def test_stdio_refuses_to_start_without_a_valid_agent_token(live_hub):
     for token in ("hub_agent_unknown", t.admin):
         with pytest.raises(Exception):  # noqa: B017 - the process exits before initialize
             run(lambda token=token: start(token))
+
+
+def test_initiate_asks_a_url_capable_client_to_open_the_connect_link(live_hub):
+    """URL-mode elicitation: over stdio the client that can open links is asked to open the
+    single-use connect link (the user's answer is in the result); over stateless HTTP, which
+    has no back-channel, the same client gets the link in the result instead."""
+    from tests.mcp.test_mcp import mcp_http
+
+    t = live_hub.tenant()
+    asked: list[types.ElicitRequestURLParams] = []
+    answers = iter(["accept", "decline"])
+
+    async def on_elicit(_ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        assert isinstance(params, types.ElicitRequestURLParams), params
+        asked.append(params)
+        return types.ElicitResult(action=next(answers))
+
+    async def body() -> list[dict[str, Any]]:
+        out = []
+        async with Client(
+            stdio_server(live_hub, t.agent), mode="legacy", elicitation_callback=on_elicit
+        ) as c:
+            for _ in range(2):
+                r = await c.call_tool("initiate_integration", {"integration": "google_calendar"})
+                assert not r.is_error, r.content
+                out.append(dict(r.structured_content))
+        async with mcp_http(live_hub, t.agent, elicitation_callback=on_elicit) as c:
+            r = await c.call_tool("initiate_integration", {"integration": "google_calendar"})
+            assert not r.is_error, r.content
+            out.append(dict(r.structured_content))
+        return out
+
+    accepted, declined, over_http = run(body)
+    assert [p.url for p in asked] == [accepted["connect_url"], declined["connect_url"]]
+    assert all(p.url.startswith(f"{live_hub.url}/connect/") for p in asked)
+    assert accepted["connect_url"] != declined["connect_url"]  # each ask is a fresh link
+    assert accepted["elicitation"] == "accept" and "agreed" in accepted["next_step"]
+    assert declined["elicitation"] == "decline"
+    assert declined["connect_url"] in declined["next_step"]  # the link, to pass on instead
+    assert "elicitation" not in over_http and over_http["connect_url"] in over_http["next_step"]
+    assert len(asked) == 2

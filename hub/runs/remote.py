@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from hub.audit.service import append
 from hub.core.callers import Caller
 from hub.core.calls import CallOutcome, CallRequest, args_fingerprint
-from hub.core.errors import HubError
 from hub.core.hop import NotSent, OutcomeUnknown
 from hub.core.logs import run_id_var
 from hub.core.outbound import parse_allow
@@ -40,7 +39,7 @@ from hub.runs.callpath import CallPath
 from hub.runs.facts import FACTS, held_by_key
 from hub.runs.models import Run
 from hub.runs.scrub import Scrubber
-from hub.runs.service import outcome_of
+from hub.runs.spine import resolve_held
 from hub.runs.validation import validate_args
 
 log = logging.getLogger("hub.runs")
@@ -86,26 +85,13 @@ def prepare_remote(
     if gated is not None:
         return gated
     fingerprint = args_fingerprint(req.tool, req.args)
-    retry_of: str | None = None
-    if held is not None:
-        if held.args_hash != fingerprint:
-            raise HubError(
-                "idempotency_mismatch",
-                "This idempotency key was already used for a call with other arguments; "
-                "use a new key for new arguments.",
-            )
-        if held.status in ("pending", "sent"):
-            raise HubError(
-                "in_progress",
-                f"Run {held.id} with this idempotency key is still in progress; "
-                "poll it or retry later. It will not be run twice.",
-                details={"run_id": held.id},
-            )
-        earlier = s.get(Run, held.id)
-        retry_ok = held.status == "failed" and held.error_kind in REMOTE_NOTHING_SENT
-        if not retry_ok and earlier is not None:
-            return outcome_of(earlier, replayed=True)
-        retry_of = held.id
+    retry_ok = (
+        held is not None and held.status == "failed" and held.error_kind in REMOTE_NOTHING_SENT
+    )
+    resolved = resolve_held(s, held, fingerprint, retry_ok)
+    if isinstance(resolved, CallOutcome):
+        return resolved
+    retry_of = resolved
     now = utcnow()
     routed = {
         "provider": f"mcp:{target.server_name}"[:64],

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Row, bindparam
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
@@ -175,6 +175,35 @@ def precheck(engine: Any, req: CallRequest) -> hot.ToolView | None:
     return tool
 
 
+def resolve_held(
+    s: Session, held: Row[Any, Any, Any, Any] | None, fingerprint: str, retry_ok: bool
+) -> CallOutcome | str | None:
+    """Refuse or replay a call whose idempotency key is held; else the run it retries, if any.
+
+    Shared by the registry and remote call paths so both refuse the same way; the
+    caller decides `retry_ok` because what counts as safe to resend differs by path.
+    """
+    if held is None:
+        return None
+    if held.args_hash != fingerprint:
+        raise HubError(
+            "idempotency_mismatch",
+            "This idempotency key was already used for a call with other arguments; "
+            "use a new key for new arguments.",
+        )
+    if held.status in ("pending", "sent"):
+        raise HubError(
+            "in_progress",
+            f"Run {held.id} with this idempotency key is still in progress; "
+            "poll it or retry later. It will not be run twice.",
+            details={"run_id": held.id},
+        )
+    earlier = s.get(Run, held.id)
+    if not retry_ok and earlier is not None:
+        return outcome_of(earlier, replayed=True)
+    return str(held.id)
+
+
 def prepare(
     s: Session,
     caller: Caller,
@@ -197,28 +226,14 @@ def prepare(
         return gated
     fingerprint = args_fingerprint(tool.name, req.args)
 
-    retry_of: str | None = None
-    if held is not None:
-        if held.args_hash != fingerprint:
-            raise HubError(
-                "idempotency_mismatch",
-                "This idempotency key was already used for a call with other arguments; "
-                "use a new key for new arguments.",
-            )
-        if held.status in ("pending", "sent"):
-            raise HubError(
-                "in_progress",
-                f"Run {held.id} with this idempotency key is still in progress; "
-                "poll it or retry later. It will not be run twice.",
-                details={"run_id": held.id},
-            )
-        retry_ok = (held.status == "failed" and held.error_kind in NOTHING_SENT) or (
-            held.status == "outcome_unknown" and definition.get("idempotent_vendor")
-        )
-        earlier = s.get(Run, held.id)
-        if not retry_ok and earlier is not None:
-            return outcome_of(earlier, replayed=True)
-        retry_of = held.id
+    retry_ok = held is not None and (
+        (held.status == "failed" and held.error_kind in NOTHING_SENT)
+        or (held.status == "outcome_unknown" and bool(definition.get("idempotent_vendor")))
+    )
+    resolved = resolve_held(s, held, fingerprint, retry_ok)
+    if isinstance(resolved, CallOutcome):
+        return resolved
+    retry_of = resolved
 
     try:
         binding, conn = choose_provider(s, caller.tenant_id, tool, req.pinned_provider)

@@ -132,6 +132,25 @@ __all__ = [
 ]
 
 
+def may_annotate(
+    s: Session,
+    tenant_id: str,
+    *,
+    provider: str,
+    tools: tuple[str, ...],
+    within: timedelta = timedelta(days=400),
+) -> bool:
+    """Whether annotate_results could touch any run (a read: no write lock taken)."""
+    q = select(Run.id).where(
+        Run.tenant_id == tenant_id,
+        Run.provider == provider,
+        Run.tool.in_(tools),
+        Run.status == "succeeded",
+        Run.created_at >= utcnow() - within,
+    )
+    return s.scalar(q.limit(1)) is not None
+
+
 def annotate_results(
     s: Session,
     tenant_id: str,

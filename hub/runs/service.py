@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.core.calls import CallOutcome
 from hub.core.errors import not_found
-from hub.db.base import rowcount, utcnow
+from hub.db.base import rowcount, table_of, utcnow
 from hub.runs.models import RUN_STATUSES, Run
 
 
@@ -132,8 +132,23 @@ __all__ = [
 ]
 
 
+_runs = table_of(Run)
+# Prebuilt: it runs once per payment event, and building the query cost more than running it.
+_ANNOTATABLE = (
+    select(_runs.c.id)
+    .where(
+        _runs.c.tenant_id == bindparam("tenant"),
+        _runs.c.provider == bindparam("provider"),
+        _runs.c.tool.in_(bindparam("tools", expanding=True)),
+        _runs.c.status == "succeeded",
+        _runs.c.created_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
 def may_annotate(
-    s: Session,
+    conn: Connection,
     tenant_id: str,
     *,
     provider: str,
@@ -141,14 +156,13 @@ def may_annotate(
     within: timedelta = timedelta(days=400),
 ) -> bool:
     """Whether annotate_results could touch any run (a read: no write lock taken)."""
-    q = select(Run.id).where(
-        Run.tenant_id == tenant_id,
-        Run.provider == provider,
-        Run.tool.in_(tools),
-        Run.status == "succeeded",
-        Run.created_at >= utcnow() - within,
-    )
-    return s.scalar(q.limit(1)) is not None
+    params = {
+        "tenant": tenant_id,
+        "provider": provider,
+        "tools": list(tools),
+        "since": utcnow() - within,
+    }
+    return conn.execute(_ANNOTATABLE, params).first() is not None
 
 
 def annotate_results(

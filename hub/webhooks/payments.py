@@ -86,7 +86,7 @@ async def stripe_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[st
         return None
     # A read first, off the database writer: most payment events concern no run the hub made
     # (a dashboard charge), and the writer is what the door's acknowledgements wait on.
-    with db.session() as s:
-        if not runs.may_annotate(s, ev.tenant_id, provider="stripe", tools=got[0]):
+    with db.engine.connect() as conn:
+        if not runs.may_annotate(conn, ev.tenant_id, provider="stripe", tools=got[0]):
             return {"runs_marked": [], "object_id": got[2]}
     return await db.writer.run(lambda s: _mark(s, ev))

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.core.calls import CallOutcome
 from hub.core.errors import not_found
-from hub.db.base import rowcount, utcnow
+from hub.db.base import rowcount, table_of, utcnow
 from hub.runs.models import RUN_STATUSES, Run
 
 
@@ -130,6 +130,39 @@ __all__ = [
     "run_for_key",
     "stale_after",
 ]
+
+
+_runs = table_of(Run)
+# Prebuilt: it runs once per payment event, and building the query cost more than running it.
+_ANNOTATABLE = (
+    select(_runs.c.id)
+    .where(
+        _runs.c.tenant_id == bindparam("tenant"),
+        _runs.c.provider == bindparam("provider"),
+        _runs.c.tool.in_(bindparam("tools", expanding=True)),
+        _runs.c.status == "succeeded",
+        _runs.c.created_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
+def may_annotate(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    provider: str,
+    tools: tuple[str, ...],
+    within: timedelta = timedelta(days=400),
+) -> bool:
+    """Whether annotate_results could touch any run (a read: no write lock taken)."""
+    params = {
+        "tenant": tenant_id,
+        "provider": provider,
+        "tools": list(tools),
+        "since": utcnow() - within,
+    }
+    return conn.execute(_ANNOTATABLE, params).first() is not None
 
 
 def annotate_results(

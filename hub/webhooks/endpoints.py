@@ -177,6 +177,16 @@ _cache_at: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+def cached(endpoint_id: str) -> tuple[bool, EndpointKeys | None]:
+    """(hit, keys) from the cache alone: a hit needs no database session at all."""
+    now = time.monotonic()
+    with _lock:
+        at = _cache_at.get(endpoint_id)
+        if at is not None and now - at < CACHE_TTL_S:
+            return True, _cache[endpoint_id]
+    return False, None
+
+
 def resolve(
     s: Session, vault: Vault, endpoint_id: str, *, fresh: bool = False
 ) -> EndpointKeys | None:

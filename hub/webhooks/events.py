@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Insert, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -42,6 +44,84 @@ def backoff_s(attempts: int) -> float:
     return max(1.0, random.uniform(ceiling / 2, ceiling))
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """A verified event to store: what the door read from the vendor's request."""
+
+    tenant_id: str
+    endpoint_id: str
+    provider: str
+    dedupe_key: str
+    event_type: str
+    content_type: str
+    body: bytes
+
+
+@cache
+def _insert_stmt(dialect: str) -> Insert:
+    # Built once per dialect: constructing the statement per event cost more than running it.
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        ins(_events)
+        .values({c: bindparam(c) for c in _INSERT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["endpoint_id", "dedupe_key"])
+        .returning(_events.c.id)
+    )
+
+
+_INSERT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "endpoint_id",
+    "provider",
+    "dedupe_key",
+    "event_type",
+    "content_type",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "received_at",
+    "replays",
+)
+
+
+def store_many(s: Session, batch: list[NewEvent]) -> list[tuple[str | None, bool]]:
+    """Insert each event unless its dedupe key is known (in the store or earlier in the
+    batch) -> (id, new) per event, in order; a duplicate's id is not looked up."""
+    conn = s.connection()
+    stmt = _insert_stmt(conn.dialect.name)
+    now = utcnow()
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[str | None, bool]] = []
+    for ev in batch:
+        key = (ev.endpoint_id, ev.dedupe_key[:200])
+        if key in seen:  # the same vendor event twice in one batch: the second is a repeat
+            out.append((None, False))
+            continue
+        seen.add(key)
+        event_id = new_id("evt")
+        params = {
+            "id": event_id,
+            "tenant_id": ev.tenant_id,
+            "endpoint_id": ev.endpoint_id,
+            "provider": ev.provider,
+            "dedupe_key": key[1],
+            "event_type": ev.event_type[:120],
+            "content_type": ev.content_type[:120],
+            "body": ev.body,
+            "status": "received",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+            "replays": 0,
+        }
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
+        inserted = conn.execute(stmt, params).scalar() is not None
+        out.append((event_id, True) if inserted else (None, False))
+    return out
+
+
 def store(
     s: Session,
     *,
@@ -53,36 +133,9 @@ def store(
     content_type: str,
     body: bytes,
 ) -> tuple[str | None, bool]:
-    """Insert one event unless its dedupe key is known -> (id, new); the id of a duplicate
-    is not looked up (the vendor only needs the acknowledgement)."""
-    event_id = new_id("evt")
-    now = utcnow()
-    values = {
-        "id": event_id,
-        "tenant_id": tenant_id,
-        "endpoint_id": endpoint_id,
-        "provider": provider,
-        "dedupe_key": dedupe_key[:200],
-        "event_type": event_type[:120],
-        "content_type": content_type[:120],
-        "body": body,
-        "status": "received",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "received_at": now,
-        "replays": 0,
-    }
-    conn = s.connection()
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        ins(_events)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["endpoint_id", "dedupe_key"])
-        .returning(_events.c.id)
-    )
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
-    inserted = conn.execute(stmt).scalar() is not None
-    return (event_id, True) if inserted else (None, False)
+    """Insert one event unless its dedupe key is known -> (id, new)."""
+    ev = NewEvent(tenant_id, endpoint_id, provider, dedupe_key, event_type, content_type, body)
+    return store_many(s, [ev])[0]
 
 
 def payload(ev: WebhookEvent) -> Any:
@@ -185,33 +238,57 @@ def replay(s: Session, tenant_id: str, actor: str, event_id: str) -> WebhookEven
     return ev
 
 
+_DUE_IDS = (
+    select(_events.c.id)
+    .where(
+        ((_events.c.status == "received") & (_events.c.next_attempt_at <= bindparam("now")))
+        | ((_events.c.status == "delivering") & (_events.c.lease_until < bindparam("now")))
+    )
+    .order_by(_events.c.next_attempt_at)
+    .limit(bindparam("lim"))
+)
+_CLAIM = (
+    update(_events)
+    .where(
+        _events.c.id.in_(bindparam("ids", expanding=True)),
+        (
+            (_events.c.status == "received")
+            | ((_events.c.status == "delivering") & (_events.c.lease_until < bindparam("now")))
+        ),
+    )
+    .values(status="delivering", lease_until=bindparam("lease"), attempts=_events.c.attempts + 1)
+)
+_CLAIMED = select(WebhookEvent).where(
+    WebhookEvent.id.in_(bindparam("ids", expanding=True)),
+    WebhookEvent.lease_until == bindparam("lease"),
+)
+_DELIVERED = (
+    update(_events)
+    .where(_events.c.id == bindparam("eid"))
+    .values(
+        status="delivered",
+        delivered_at=bindparam("at"),
+        lease_until=None,
+        last_error=None,
+        result=bindparam("res"),
+    )
+)
+
+
 def claim_due(s: Session, limit: int = 20) -> list[WebhookEvent]:
     """Take up to `limit` events due for delivery (or whose worker's lease ran out)."""
+    # Prebuilt statements (above): building them per claim was the worker's largest cost.
     now = utcnow()
-    due = select(WebhookEvent.id).where(
-        ((WebhookEvent.status == "received") & (WebhookEvent.next_attempt_at <= now))
-        | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
-    )
-    ids = list(s.scalars(due.order_by(WebhookEvent.next_attempt_at).limit(limit)))
+    conn = s.connection()
+    ids = list(conn.execute(_DUE_IDS, {"now": now, "lim": limit}).scalars())
     if not ids:
         return []
     # The lease's instant doubles as this claim's token: one compare-and-set UPDATE for the
     # batch, then the rows that carry it (with several replicas, each row goes to one).
     lease = now + timedelta(seconds=LEASE_S, microseconds=random.randint(0, 999))
-    s.execute(
-        update(WebhookEvent)
-        .where(
-            WebhookEvent.id.in_(ids),
-            (
-                (WebhookEvent.status == "received")
-                | ((WebhookEvent.status == "delivering") & (WebhookEvent.lease_until < now))
-            ),
-        )
-        .values(status="delivering", lease_until=lease, attempts=WebhookEvent.attempts + 1)
-    )
-    s.flush()
-    q = select(WebhookEvent).where(WebhookEvent.id.in_(ids), WebhookEvent.lease_until == lease)
-    return list(s.scalars(q.execution_options(populate_existing=True)))
+    conn.execute(_CLAIM, {"ids": ids, "now": now, "lease": lease})
+    params = {"ids": ids, "lease": lease}
+    return list(s.scalars(_CLAIMED, params, execution_options={"populate_existing": True}))
 
 
 def release_leases(s: Session) -> int:
@@ -227,16 +304,16 @@ def release_leases(s: Session) -> int:
 
 def delivered(s: Session, event_id: str, result: dict[str, Any] | None) -> None:
     """The handler accepted the event."""
-    s.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == event_id)
-        .values(
-            status="delivered",
-            delivered_at=utcnow(),
-            lease_until=None,
-            last_error=None,
-            result=result,
-        )
+    delivered_many(s, [(event_id, result)])
+
+
+def delivered_many(s: Session, done: list[tuple[str, dict[str, Any] | None]]) -> None:
+    """The handler accepted these events: one prebuilt UPDATE, executed for the batch."""
+    if not done:
+        return
+    now = utcnow()
+    s.connection().execute(
+        _DELIVERED, [{"eid": event_id, "at": now, "res": result} for event_id, result in done]
     )
 
 

@@ -8,6 +8,7 @@ audit row, so an agent reading the run (REST, hub_query) sees the money arrived.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -81,4 +82,18 @@ async def stripe_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[st
     """Mark the runs a Stripe payment event concerns (no write for other events)."""
     if ev.event_type not in STRIPE:
         return None
+    got = stripe_facts(ev)
+    if got is None:
+        return None
+
+    # A read first, off the database writer: most payment events concern no run the hub made
+    # (a dashboard charge), and the writer is what the door's acknowledgements wait on.
+    def check() -> bool:
+        with db.engine.connect() as conn:
+            return runs.may_annotate(conn, ev.tenant_id, provider="stripe", tools=got[0])
+
+    # SQLite reads a local file in microseconds; PostgreSQL is a round trip, kept off the loop.
+    local = db.engine.dialect.name == "sqlite"
+    if not (check() if local else await asyncio.to_thread(check)):
+        return {"runs_marked": [], "object_id": got[2]}
     return await db.writer.run(lambda s: _mark(s, ev))

@@ -172,11 +172,7 @@ class Deliverer:
         if not done:
             return
 
-        def job(s: Session) -> None:
-            for event_id, result in done:
-                events.delivered(s, event_id, result)
-
-        await self.db.writer.run(job)
+        await self.db.writer.run(lambda s: events.delivered_many(s, done))
         self.delivered += len(done)
 
     def _handler_version(self, provider: str) -> int | None:

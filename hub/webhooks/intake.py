@@ -33,9 +33,11 @@ class Intake:
 
     async def store(self, ev: NewEvent) -> tuple[str | None, bool]:
         """Store one event with whatever else is waiting -> (id, new) once committed."""
-        fut: asyncio.Future[tuple[str | None, bool]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[str | None, bool]] = loop.create_future()
         self._pending.append((ev, fut))
-        if self._flusher is None or self._flusher.done():
+        # A flusher of another (closed) loop never runs again: one per loop that posts.
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = asyncio.create_task(self._flush())
         # A caller that goes away must not cancel the write the others share.
         return await asyncio.shield(fut)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -21,32 +23,53 @@ from tests.web.test_console import PASSWORD, browser, ctx, hub, login, page  # n
 pytestmark = [pytest.mark.n8n, pytest.mark.browser]
 
 
-def test_connect_google_calendar_in_the_console_then_an_agent_books(
-    hub,  # noqa: F811 - the fixture imported above
-    page: Page,  # noqa: F811
-    calendars,  # noqa: F811
-):
-    tenant = hub.tenant("ui-oauth")
+def owner_with_pending_calendar(live: Any, prefix: str) -> tuple[Any, str]:
+    """A tenant with an owner (email returned) and a pending Google Calendar connection whose
+    vendor API is the sandbox, set before consent (never the real Google)."""
+    tenant = live.tenant(prefix)
     email = f"owner-{tenant.slug}@acme.test"
-    with hub.runtime.db.session() as s:
+    with live.runtime.db.session() as s:
         accounts.create_user(s, tenant.id, email, PASSWORD, role="owner")
-    # The demo's vendor API is the sandbox: set on the pending connection before consent.
     r = httpx.post(
-        f"{hub.url}/api/oauth/google_calendar/start",
-        json={"base_url": hub.sandbox.base_url("google_calendar")},
+        f"{live.url}/api/oauth/google_calendar/start",
+        json={"base_url": live.sandbox.base_url("google_calendar")},
         headers=tenant.h("admin"),
     )
     assert r.status_code == 200, r.text
-    login(page, email)
-    page.goto("/integrations")
-    page.locator("form[action='/integrations/google_calendar/oauth'] button").click()
-    # oidc-provider's own sign-in and consent pages.
-    page.wait_for_url(f"{calendars.url}/**")
+    return tenant, email
+
+
+def consent_in_browser(page: Page, server: Any) -> None:  # noqa: F811 - not the fixture
+    """Sign in and approve on oidc-provider's own pages, then back to the console."""
+    page.wait_for_url(f"{server.url}/**")
     page.locator("input[name=login]").fill("office@example.test")
     page.locator("input[name=password]").fill("any")
     page.get_by_role("button", name="Sign-in").click()
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/integrations?connected=google_calendar*", timeout=60_000)
+
+
+def off_the_page_loop(body: Callable[[], Awaitable[dict]]) -> dict:  # type: ignore[type-arg]
+    """Run an async MCP client body in another thread: Playwright's sync API owns this
+    thread's event loop."""
+    got: list[dict] = []  # type: ignore[type-arg]
+    worker = threading.Thread(target=lambda: got.append(anyio.run(body)))
+    worker.start()
+    worker.join(120)
+    return got[0]
+
+
+def test_connect_google_calendar_in_the_console_then_an_agent_books(
+    hub,  # noqa: F811 - the fixture imported above
+    page: Page,  # noqa: F811
+    calendars,  # noqa: F811
+):
+    tenant, email = owner_with_pending_calendar(hub, "ui-oauth")
+    login(page, email)
+    page.goto("/integrations")
+    page.locator("form[action='/integrations/google_calendar/oauth'] button").click()
+    # oidc-provider's own sign-in and consent pages.
+    consent_in_browser(page, calendars)
     with hub.runtime.db.session() as s:
         conn = connection_for(s, tenant.id, "google_calendar")
         assert conn is not None and conn.status == "connected"
@@ -59,12 +82,7 @@ def test_connect_google_calendar_in_the_console_then_an_agent_books(
             assert not res.is_error, res.content
             return dict(res.structured_content)
 
-    # Playwright's sync API owns this thread's event loop: the MCP client runs in another.
-    got: list[dict] = []  # type: ignore[type-arg]
-    worker = threading.Thread(target=lambda: got.append(anyio.run(book)))
-    worker.start()
-    worker.join(120)
-    out = got[0]
+    out = off_the_page_loop(book)
     data = out.get("data", out)
     assert data["event_id"] and data["start"], out
     posts = [r for r in hub.sandbox.requests("google_calendar") if r.method == "POST"]
@@ -102,17 +120,7 @@ def test_an_agents_connect_link_works_once_for_a_signed_in_admin(
     """initiate_integration answers a single-use link: it grants nothing (sign-in first), it
     starts the flow for the signed-in owner, the connection records `assistant`, and the
     link is dead afterwards."""
-    tenant = hub.tenant("ui-link")
-    email = f"owner-{tenant.slug}@acme.test"
-    with hub.runtime.db.session() as s:
-        accounts.create_user(s, tenant.id, email, PASSWORD, role="owner")
-    # The vendor API is the sandbox: set on the pending connection (never the real Google).
-    r = httpx.post(
-        f"{hub.url}/api/oauth/google_calendar/start",
-        json={"base_url": hub.sandbox.base_url("google_calendar")},
-        headers=tenant.h("admin"),
-    )
-    assert r.status_code == 200, r.text
+    tenant, email = owner_with_pending_calendar(hub, "ui-link")
 
     async def ask() -> dict:  # type: ignore[type-arg]
         async with mcp_http(hub, tenant.agent) as c:
@@ -120,12 +128,9 @@ def test_an_agents_connect_link_works_once_for_a_signed_in_admin(
             assert not res.is_error, res.content
             return dict(res.structured_content)
 
-    got: list[dict] = []  # type: ignore[type-arg]
-    worker = threading.Thread(target=lambda: got.append(anyio.run(ask)))
-    worker.start()
-    worker.join(60)
-    link = got[0]["connect_url"]
-    assert link.startswith(f"{hub.url}/connect/") and "once" in got[0]["next_step"]
+    asked = off_the_page_loop(ask)
+    link = asked["connect_url"]
+    assert link.startswith(f"{hub.url}/connect/") and "once" in asked["next_step"]
     path = link.removeprefix(hub.url)
 
     # Not signed in: the link leads to the sign-in page, then on to the link's page.
@@ -135,12 +140,7 @@ def test_an_agents_connect_link_works_once_for_a_signed_in_admin(
     page.wait_for_url(f"**{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Connect Google Calendar")
     page.get_by_role("button", name="Connect with Google Calendar").click()
-    page.wait_for_url(f"{calendars.url}/**")
-    page.locator("input[name=login]").fill("office@example.test")
-    page.locator("input[name=password]").fill("any")
-    page.get_by_role("button", name="Sign-in").click()
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/integrations?connected=google_calendar*", timeout=60_000)
+    consent_in_browser(page, calendars)
     with hub.runtime.db.session() as s:
         conn = connection_for(s, tenant.id, "google_calendar")
         assert conn is not None and conn.status == "connected"

@@ -293,8 +293,13 @@ def test_a_dropped_webhook_registration_heals(topo: Topology):
     assert answers(topo, path) == 404
     healed = wait_for(lambda: answers(topo, path) != 404, 10 * SCHEDULER_INTERVAL_S, "healing")
     print(f"webhook answered again {healed:.1f} s after it was dropped")
+    # The job audits after its whole sweep, so the row can trail the webhook answering again.
+    wait_for(
+        lambda: ("workflow.webhook_redeployed", True) in audit_actions(topo)[len(before) :],
+        3 * SCHEDULER_INTERVAL_S,
+        "the redeploy's audit row",
+    )
     new = audit_actions(topo)[len(before) :]
-    assert ("workflow.webhook_redeployed", True) in new
     assert ("workflow.webhook_dead", False) not in new  # healed, so no alert
     topo.wait_ok("after-heal", timeout=30)
 

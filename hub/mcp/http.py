@@ -24,6 +24,8 @@ from hub.accounts.auth import authenticate_bearer, bearer_of
 from hub.core.callers import Caller
 from hub.core.errors import HubError
 from hub.core.settings import Settings
+from hub.mcp.listing import SCOPE_KEY as LISTING_KEY
+from hub.mcp.listing import ListingCache, capturing, probe_of, read_body, replaying, send_kept
 from hub.mcp.server import HubMcp
 from hub.mcp.shape import shaping
 from hub.runtime import Runtime
@@ -61,6 +63,7 @@ class McpEndpoint:
     def __init__(self, rt: Runtime, *, poll_interval: float = 2.0) -> None:
         self.rt = rt
         self.hub = HubMcp(rt, self._caller_of, poll_interval=poll_interval)
+        self.listings = ListingCache()  # tools/list answers as bytes (hub.mcp.listing)
         self.manager = StreamableHTTPSessionManager(
             app=self.hub.server,
             stateless=True,
@@ -103,7 +106,26 @@ class McpEndpoint:
             await _refuse(err)(scope, receive, send)
             return
         scope[SCOPE_KEY] = caller
+        if scope["method"] == "POST":
+            body = await read_body(receive)
+            receive = replaying(body, receive)
+            probe = probe_of(body, scope.get("headers", []))
+            if probe is not None:
+                fp = await self._fingerprint(caller.tenant_id)
+                kept = self.listings.get(fp, probe.shape)
+                if kept is not None:
+                    await send_kept(send, probe.id, kept)
+                    return
+                scope[LISTING_KEY] = probe
+                send = capturing(send, probe, self.listings)
         await self.manager.handle_request(scope, receive, shaping(send))
+
+    async def _fingerprint(self, tenant_id: str) -> tuple[Any, ...]:
+        def _run() -> tuple[Any, ...]:
+            with self.rt.db.session() as s:
+                return self.hub.catalog.fingerprint(s, tenant_id)
+
+        return await anyio.to_thread.run_sync(_run)
 
 
 def _bearer(scope: Scope) -> str | None:

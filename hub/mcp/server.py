@@ -24,6 +24,8 @@ from hub.core.errors import HubError
 from hub.core.reads import visible_data_types
 from hub.mcp import elicit, native, results
 from hub.mcp.changes import ToolsetWatcher
+from hub.mcp.listing import SCOPE_KEY as LISTING_KEY
+from hub.mcp.listing import Probe
 from hub.mcp.query import hub_query
 from hub.mcp.tools import LAYER1, NATIVE, NATIVE_DOMAINS, ToolCatalog
 from hub.registry import service as registry
@@ -91,7 +93,11 @@ class HubMcp:
     ) -> types.ListToolsResult:
         """Layer 1, hub-native tools and the tenant's usable registry tools."""
         caller = await self.caller_of(ctx)
-        tools = await self._db(lambda s: self.catalog.tools_for(s, caller.tenant_id))
+        fp, tools = await self._db(lambda s: self.catalog.listing(s, caller.tenant_id))
+        request = getattr(ctx, "request", None)
+        probe = request.scope.get(LISTING_KEY) if request is not None else None
+        if isinstance(probe, Probe):  # the HTTP endpoint keeps this answer's bytes for fp
+            probe.fingerprint = fp
         # Per tenant and changing with its connections: never shared, never cached stale.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 

@@ -357,23 +357,30 @@ class ToolCatalog:
         self._lock = threading.Lock()
 
     def fingerprint(self, s: Session, tenant_id: str) -> tuple[Any, ...]:
-        """What a tenant's listing depends on: registry revision, connections, policy."""
+        """What a tenant's listing depends on: registry revision, connections, policy, and
+        its own MCP servers (then the tenant itself: two tenants' servers may count alike)."""
         policy = current_policy()
+        remote = federation.revision(s, tenant_id)
         return (
             registry_revision(s),
             frozenset(connected_integrations(s, tenant_id)),
             id(policy),
-            federation.revision(s, tenant_id),
+            remote,
+            tenant_id if remote[0] or remote[2] else None,
         )
 
     def tools_for(self, s: Session, tenant_id: str) -> list[types.Tool]:
         """Layer 1, the hub-native tools, then every registry tool the tenant can use."""
+        return self.listing(s, tenant_id)[1]
+
+    def listing(self, s: Session, tenant_id: str) -> tuple[tuple[Any, ...], list[types.Tool]]:
+        """The tenant's tools and the fingerprint they were built for."""
         key = self.fingerprint(s, tenant_id)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return hit
+                return key, hit
         doc = capabilities(s, set(key[1]))
         layer2 = [
             registry_tool(a)
@@ -388,4 +395,4 @@ class ToolCatalog:
             self._cache[key] = tools
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        return tools
+        return key, tools

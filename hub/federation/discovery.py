@@ -202,6 +202,15 @@ def list_changed_hook(on_change: Callable[[], None]) -> Callable[[Any], Awaitabl
     return handle
 
 
+def pin_output_schema(c: Client, name: str, output_schema: dict[str, Any] | None) -> None:
+    """Hand the SDK client the pinned output schema of a tool: its result check would
+    otherwise list the server's tools before the first call of each session (one more round
+    trip per call). The hub's pinned schema is the one that counts."""
+    schemas = getattr(c.session, "_tool_output_schemas", None)
+    if isinstance(schemas, dict):
+        schemas[name] = output_schema
+
+
 async def call(
     ep: Endpoint,
     transport: str,
@@ -220,45 +229,38 @@ async def call(
     try:
         with anyio.fail_after(ep.timeout_s):
             async with connect(ep, transport, mode=mode, on_message=hook) as c:
-                # The SDK's client checks a result against the tool's output schema and, when
-                # this session never listed the tool, lists the server's tools first: one more
-                # round trip per call. The hub knows the pinned schema; it is what counts.
-                schemas = getattr(c.session, "_tool_output_schemas", None)
-                if isinstance(schemas, dict):
-                    schemas[name] = output_schema
+                pin_output_schema(c, name, output_schema)
                 sent = True
                 result = await c.call_tool(name, arguments, read_timeout_seconds=ep.timeout_s)
         return result
-    except TimeoutError:
-        if result is not None:  # the answer came; only closing the session was slow
+    except Exception as exc:
+        if result is not None:  # the answer came; only closing the session failed or was slow
             return result
+        raise failure_of(exc, sent, ep.timeout_s) from None
+
+
+def failure_of(exc: Exception, sent: bool, timeout_s: float) -> Exception:
+    """What a failed call was, for the spine: NotSent when it provably never reached the
+    server, OutcomeUnknown once sent and unanswered, RemoteError when the server refused it."""
+    if isinstance(exc, TimeoutError):
         if not sent:
-            raise NotSent(
-                f"the MCP server did not accept a session within {ep.timeout_s:g} s"
-            ) from None
-        raise OutcomeUnknown(
-            f"the MCP server did not answer within {ep.timeout_s:g} s after the call was sent"
-        ) from None
-    except MCPError as exc:
-        if result is not None:
-            return result
+            return NotSent(f"the MCP server did not accept a session within {timeout_s:g} s")
+        return OutcomeUnknown(
+            f"the MCP server did not answer within {timeout_s:g} s after the call was sent"
+        )
+    if isinstance(exc, MCPError):
         code = exc.error.code
         if not sent:
-            raise NotSent(
-                f"the MCP server refused the session ({exc.error.message[:200]})"
-            ) from None
+            return NotSent(f"the MCP server refused the session ({exc.error.message[:200]})")
         if code in (types.REQUEST_TIMEOUT, types.CONNECTION_CLOSED):
-            raise OutcomeUnknown(f"the call was sent but its answer was lost ({code})") from None
-        raise RemoteError(exc.error.message[:2000], code) from None
-    except Exception as exc:
-        if result is not None:
-            return result
-        refusal = _guard_refusal(exc)
-        if refusal is not None:
-            raise NotSent(refusal.message) from None
-        if not sent or isinstance(exc, httpx2.ConnectError):
-            raise NotSent(f"could not reach the MCP server ({_reason(exc)})") from None
-        raise OutcomeUnknown(f"the call was sent but no answer came ({_reason(exc)})") from None
+            return OutcomeUnknown(f"the call was sent but its answer was lost ({code})")
+        return RemoteError(exc.error.message[:2000], code)
+    refusal = _guard_refusal(exc)
+    if refusal is not None:
+        return NotSent(refusal.message)
+    if not sent or isinstance(exc, httpx2.ConnectError):
+        return NotSent(f"could not reach the MCP server ({_reason(exc)})")
+    return OutcomeUnknown(f"the call was sent but no answer came ({_reason(exc)})")
 
 
 class RemoteError(Exception):

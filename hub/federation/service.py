@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.core.errors import HubError, not_found
 from hub.core.outbound import Allow, check_url
-from hub.db.base import utcnow
+from hub.db.base import table_of, utcnow
 from hub.federation.discovery import Discovery, Endpoint
 from hub.federation.models import AUTH_TYPES, TRANSPORTS, McpServer, McpTool
 from hub.federation.pinning import (
@@ -298,7 +298,10 @@ def endpoint(
 def _auth_headers(s: Session, vault: Vault, tenant_id: str, server: Any) -> dict[str, str]:
     if not server.credential_id:
         return {}
-    fields = vault.read(s, tenant_id, server.credential_id)
+    return _headers_of(server, vault.read(s, tenant_id, server.credential_id))
+
+
+def _headers_of(server: Any, fields: dict[str, str]) -> dict[str, str]:
     if server.auth_type == "bearer":
         return {"Authorization": f"Bearer {fields['token']}"}
     if server.auth_type == "header" and server.auth_header:
@@ -306,16 +309,15 @@ def _auth_headers(s: Session, vault: Vault, tenant_id: str, server: Any) -> dict
     return {}
 
 
-def secret_values(s: Session, vault: Vault, tenant_id: str, credential_id: str | None) -> list[str]:
-    """The server's secret values (for scrubbing results)."""
-    if not credential_id:
-        return []
-    return [v for v in vault.read(s, tenant_id, credential_id).values() if isinstance(v, str)]
-
-
-def call_headers(s: Session, vault: Vault, tenant_id: str, target: CallTarget) -> dict[str, str]:
-    """The credential headers of a call target."""
-    return _auth_headers(s, vault, tenant_id, target)
+def call_credential(
+    s: Session, vault: Vault, tenant_id: str, target: CallTarget
+) -> tuple[dict[str, str], list[str]]:
+    """The credential headers of a call target, and its secret values (for scrubbing
+    results), from one vault read."""
+    if not target.credential_id:
+        return {}, []
+    fields = vault.read(s, tenant_id, target.credential_id)
+    return _headers_of(target, fields), [v for v in fields.values() if isinstance(v, str)]
 
 
 # ---------------------------------------------------------------- refresh results
@@ -680,12 +682,23 @@ def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
 
 def note_call(s: Session, target: CallTarget) -> None:
     """Usage counters of a server and a tool after a call."""
+    # In SQL (calls = calls + 1): two replicas counting at once must not lose a call, and
+    # loading both rows to bump a counter cost more than the rest of the bookkeeping.
+    # updated_at stays: a call changes nothing agents are offered, so the listing caches
+    # keyed on it (hub.mcp.tools) stay valid.
     now = utcnow()
-    server = s.get(McpServer, target.server_id)
-    if server is not None:
-        server.calls += 1
-        server.last_called_at = now
-    tool = s.get(McpTool, target.tool_id)
-    if tool is not None:
-        tool.calls += 1
-        tool.last_called_at = now
+    db = s.connection()
+    db.execute(_BUMP[0], {"row_id": target.server_id, "at": now})
+    db.execute(_BUMP[1], {"row_id": target.tool_id, "at": now})
+
+
+def _bump(model: Any) -> Any:
+    t = table_of(model)
+    return (
+        t.update()
+        .where(t.c.id == bindparam("row_id"))
+        .values(calls=t.c.calls + 1, last_called_at=bindparam("at"), updated_at=t.c.updated_at)
+    )
+
+
+_BUMP = (_bump(McpServer), _bump(McpTool))  # built once: statement building cost more

@@ -10,6 +10,7 @@ from hub.connections.usage import UsageMeter
 from hub.core.hop import Hop
 from hub.core.settings import Settings
 from hub.db.engine import Database
+from hub.federation.sessions import Sessions
 from hub.runs.handouts import Handouts
 from vault import Vault
 
@@ -34,6 +35,8 @@ class CallPath:
     usage: UsageMeter = field(default_factory=UsageMeter)
     # Hands out current OAuth access tokens, one refresh per connection at a time.
     refresher: Refresher = field(init=False)
+    # Kept-open client sessions to remote MCP servers (hub.federation.sessions).
+    sessions: Sessions = field(default_factory=Sessions)
 
     def __post_init__(self) -> None:
         self.refresher = Refresher(self.db, self.vault)
@@ -48,9 +51,10 @@ class CallPath:
         self.hop = self.connect_hop()
 
     async def aclose(self) -> None:
-        """Close the hop's connections."""
+        """Close the hop's connections and this loop's remote MCP sessions."""
         if self.hop is not None:
             await self.hop.aclose()
+        await self.sessions.aclose()
         self.refresher.close()
 
     def flush_usage(self) -> None:

@@ -134,7 +134,7 @@ def prepare_remote(
         details={"reasoning": req.reasoning} if req.reasoning else {},
     )
     allow = parse_allow(path.settings.outbound_allow)
-    headers = federation.call_headers(s, path.vault, caller.tenant_id, target)
+    headers, secrets = federation.call_credential(s, path.vault, caller.tenant_id, target)
     endpoint = discovery.Endpoint(
         url=target.url,
         transport=target.transport,
@@ -149,7 +149,7 @@ def prepare_remote(
         caller=caller,
         target=target,
         endpoint=endpoint,
-        secrets=federation.secret_values(s, path.vault, caller.tenant_id, target.credential_id),
+        secrets=secrets,
         args=req.args,
         started=time.perf_counter(),
     )
@@ -250,14 +250,27 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
         result: types.CallToolResult | None = None
         failure: tuple[str, str] | None = None
         try:
-            result = await discovery.call(
-                d.endpoint,
-                d.endpoint.transport,
-                d.target.remote_name,
-                d.args,
-                on_list_changed=lambda: setattr(d, "list_changed", True),
-                output_schema=d.target.output_schema,
-            )
+            ep, transport = d.endpoint, d.endpoint.transport
+            changed = lambda: setattr(d, "list_changed", True)  # noqa: E731
+            if path.sessions.fits(ep, transport):
+                result = await path.sessions.call(
+                    d.target.server_id,
+                    ep,
+                    transport,
+                    d.target.remote_name,
+                    d.args,
+                    on_list_changed=changed,
+                    output_schema=d.target.output_schema,
+                )
+            else:
+                result = await discovery.call(
+                    ep,
+                    transport,
+                    d.target.remote_name,
+                    d.args,
+                    on_list_changed=changed,
+                    output_schema=d.target.output_schema,
+                )
         except NotSent as exc:
             failure = (
                 "vendor_unavailable",

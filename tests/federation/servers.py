@@ -31,6 +31,8 @@ class Remote:
 
     tools: dict[str, types.Tool] = field(default_factory=dict)
     headers: list[dict[str, str]] = field(default_factory=list)
+    # (Mcp-Method header, client port) per HTTP request: which TCP connection carried what.
+    peers: list[tuple[str, int]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     page_size: int = 2
     slow_s: float = 3.0
@@ -161,9 +163,10 @@ def _app_of(remote: Remote) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            remote.headers.append(
-                {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            )
+            headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+            remote.headers.append(headers)
+            client = scope.get("client") or ("", 0)
+            remote.peers.append((headers.get("mcp-method", ""), int(client[1])))
         await inner(scope, receive, send)
 
     return app

@@ -10,8 +10,7 @@ is served on a real port and driven by the SDK's real client.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,29 +22,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from hub.app import create_app
 from hub.runtime import Runtime
 from tests.conftest import TenantKit, create_tenant_kit
 from tests.federation.servers import Remote, _app_of, serve, sse_only_app
 from tests.helpers import canary
-from tests.live_hub import free_port, serve_in_thread
-
-
-@pytest.fixture(scope="module")
-def hub_url(hub_runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    server = serve_in_thread(create_app(runtime=hub_runtime), port)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    time.sleep(0.3)
-
-
-@pytest.fixture
-def remote() -> Iterator[tuple[Remote, str]]:
-    r = Remote()
-    r.seed()
-    with serve(_app_of(r)) as url:
-        yield r, url + "/mcp"
+from tests.live_hub import free_port
 
 
 @asynccontextmanager

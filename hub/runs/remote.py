@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from hub.audit.service import append
@@ -50,6 +51,18 @@ MAX_RESULT_BYTES = 256 * 1024
 REMOTE_NOTHING_SENT = ("vendor_unavailable",)
 
 _runs = table_of(Run)
+# Built once (building it cost as much as running it).
+_FINISH = (
+    _runs.update()
+    .where(_runs.c.id == bindparam("run_id"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in ("status", "result", "error_kind", "error_message", "finished_at")
+        }
+        | {"duration_ms": bindparam("duration_ms")}
+    )
+)
 
 
 @dataclass
@@ -208,16 +221,16 @@ def finish_remote(
         data = capped(scrub.scrub(result_data(result)))
     duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
     s.connection().execute(
-        _runs.update()
-        .where(_runs.c.id == d.run_id)
-        .values(
-            status=status,
-            result=data,
-            error_kind=kind,
-            error_message=message,
-            finished_at=now,
-            duration_ms=duration_ms,
-        )
+        _FINISH,
+        {
+            "run_id": d.run_id,
+            "status": status,
+            "result": data,
+            "error_kind": kind,
+            "error_message": message,
+            "finished_at": now,
+            "duration_ms": duration_ms,
+        },
     )
     federation.note_call(s, d.target)
     if d.list_changed:

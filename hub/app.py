@@ -80,6 +80,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         "credentials they never see and approvals a human gives.",
         lifespan=lifespan,
         dependencies=[Depends(known_query_only)],
+        # The hub exports no OpenTelemetry; FastAPI's own probe for it read the environment
+        # three times per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.runtime = rt
@@ -123,5 +126,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Every REST tool call, likewise first and without FastAPI's request handling.
     app.router.routes.insert(1, Route(CALL_PATH, endpoint=call_tool, methods=["POST"]))
     app.router.routes.insert(2, Route(EDGE_PATH, endpoint=resolve_credentials, methods=["POST"]))
-    webhooks.install(app, 3)  # inbound vendor webhooks (hub.webhooks)
+    webhooks.install(app)  # inbound vendor webhooks (hub.webhooks), in their own lane
     return app

@@ -154,7 +154,9 @@ class EdgeGuard:
         size = 0
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.limits.body_timeout_s)
+                # asyncio.timeout, not wait_for: no task per chunk (it showed at 1,000 req/s).
+                async with asyncio.timeout(self.limits.body_timeout_s):
+                    message = await receive()
             except TimeoutError:
                 raise _TooSlow from None
             if message["type"] == "http.disconnect":

@@ -4,8 +4,8 @@ Nothing is stored before the signature verified over the raw bytes; a verified e
 committed (through the database writer, which groups concurrent commits) before the vendor
 hears 2xx, and the delivery worker is woken to forward it. The work per request is a cache
 lookup, an HMAC and one INSERT, so the acknowledgement is milliseconds, far inside the 3 s
-vendors allow. A plain Starlette route (like the tool-call route): FastAPI's request
-handling would cost more than the rest.
+vendors allow. It runs in its own lane (hub.webhooks.lane): FastAPI's request handling
+would cost more than the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +33,6 @@ from hub.webhooks.schemes import SCHEMES, Inbound, Refused, Verified, meta_chall
 from vault import Vault
 
 log = logging.getLogger("hub.webhooks")
-PATH = endpoints.PATH_PREFIX + "/{provider}/{endpoint_id}"
 #: A cached endpoint older than this is re-read once when a signature fails (a new secret).
 RECHECK_AFTER_S = 1.0
 
@@ -108,7 +108,8 @@ async def receive(request: Request) -> Response:
             "not_available",
             f"The hub cannot verify {provider} webhooks (no signature scheme for it).",
         )
-    query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+    raw_query = request.scope.get("query_string", b"").decode("latin-1")
+    query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
     if request.method == "GET":
         return _challenge(door, ep, query)
     body = await request.body()
@@ -116,7 +117,7 @@ async def receive(request: Request) -> Response:
         method=request.method,
         body=body,
         headers={k.lower(): v for k, v in request.headers.items()},
-        urls=candidate_urls(request, door.base_url),
+        find_urls=partial(candidate_urls, request, door.base_url),
         query=query,
     )
     try:

@@ -49,7 +49,10 @@ class Intake:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             rows = [ev for ev, _ in batch]
             try:
-                results = await self.db.writer.run(partial(events.store_many, batch=rows))
+                # On the writer's thread, never inline: the loop goes on verifying the next
+                # requests while SQLite commits this batch.
+                job = partial(events.store_many, batch=rows)
+                results = await asyncio.wrap_future(self.db.writer.submit(job))
             except Exception as exc:  # not committed: every caller of the batch hears it
                 for _, fut in batch:
                     if not fut.done():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
-from starlette.routing import Route
 
+from hub.core.guard import Limits
 from hub.core.settings import Settings
 from hub.db.engine import Database
 from hub.runs.callpath import CallPath
 from hub.webhooks import service
-from hub.webhooks.ingest import PATH, Door, receive
+from hub.webhooks.ingest import Door
+from hub.webhooks.lane import WebhookLane
 from hub.webhooks.routes import router
 from hub.webhooks.worker import Deliverer
 from vault import Vault
@@ -24,18 +25,20 @@ class Webhooks:
         self.deliverer = Deliverer(db, vault, calls, self.door.refusals)
         self.door.wake = self.deliverer.wake
         self.base_url = settings.base_url
+        self.limits = Limits.from_settings(settings)
 
     def url_for(self, s: Session, tenant_id: str, connection_id: str) -> str | None:
         """A connection's webhook URL, for its REST representation."""
         return service.webhook_url_for(s, self.base_url, tenant_id, connection_id)
 
-    def install(self, app: FastAPI, position: int) -> None:
-        """Register the routes; the door goes in front of FastAPI's routing, like /mcp."""
+    def install(self, app: FastAPI) -> None:
+        """Register the REST routes, and the door's lane as the outermost middleware (call
+        this after the app's other middleware: the lane reuses their log and guard)."""
         app.state.webhooks = self
         app.state.webhook_door = self.door
         app.state.webhook_url_for = self.url_for
         app.include_router(router)
-        app.router.routes.insert(position, Route(PATH, endpoint=receive, methods=["POST", "GET"]))
+        app.add_middleware(WebhookLane, limits=self.limits)
 
     async def start(self) -> None:
         """Start delivering from the store (what a killed hub left is picked up now)."""

@@ -18,6 +18,7 @@ from hub.db.base import utcnow
 from hub.db.engine import Database
 from hub.runs import service as runs
 from hub.webhooks import events
+from hub.webhooks.effects_base import batch_memo
 from hub.webhooks.models import WebhookEvent
 from vault import Vault
 
@@ -93,7 +94,16 @@ async def stripe_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[st
             return runs.may_annotate(conn, ev.tenant_id, provider="stripe", tools=got[0])
 
     # SQLite reads a local file in microseconds; PostgreSQL is a round trip, kept off the loop.
-    local = db.engine.dialect.name == "sqlite"
-    if not (check() if local else await asyncio.to_thread(check)):
+    # Once per batch and tenant (the answer does not depend on the event).
+    memo = batch_memo.get()
+    key = ("stripe", ev.tenant_id, got[0])
+    if memo is not None and key in memo:
+        may = memo[key]
+    else:
+        local = db.engine.dialect.name == "sqlite"
+        may = check() if local else await asyncio.to_thread(check)
+        if memo is not None:
+            memo[key] = may
+    if not may:
         return {"runs_marked": [], "object_id": got[2]}
     return await db.writer.run(lambda s: _mark(s, ev))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -37,9 +38,15 @@ class Inbound:
     method: str
     body: bytes
     headers: Mapping[str, str]
-    # The URL as the vendor may have seen it (behind a proxy it differs from ours), best first.
-    urls: tuple[str, ...]
+    # The URLs the vendor may have seen (behind a proxy they differ from ours), best first:
+    # worked out on first use, since only the schemes that sign the URL need them.
+    find_urls: Callable[[], tuple[str, ...]]
     query: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def urls(self) -> tuple[str, ...]:
+        """The candidate URLs, best first."""
+        return self.find_urls()
 
     @property
     def content_type(self) -> str:

@@ -27,6 +27,7 @@ from hub.n8n.deployments import deployments
 from hub.n8n.lint import HANDLER_TOOL
 from hub.runs.callpath import CallPath
 from hub.webhooks import effects, events
+from hub.webhooks.effects_base import batch_memo
 from hub.webhooks.models import WebhookEvent
 from hub.webhooks.refusals import Refusals
 from vault import Vault
@@ -160,9 +161,11 @@ class Deliverer:
             async with sem:
                 await self.deliver(ev)
 
+        memo = batch_memo.set({})
         try:
             await asyncio.gather(*(one(ev) for ev in batch))
         finally:
+            batch_memo.reset(memo)
             await self._write_delivered()
         return len(batch)
 

@@ -363,3 +363,26 @@ def test_sendgrid_ecdsa(client, tenant):
     stale = kit.sendgrid_headers(private, body, ts=int(time.time()) - 3600)
     assert client.post(path, content=body, headers=stale).status_code == 400
     assert [e["type"] for e in events_of(client, tenant)] == ["delivered"]
+
+
+# -- the door's lane (hub.webhooks.lane): the edge's rules hold, FastAPI's layers skipped ----
+
+
+def test_the_lane_keeps_the_edge_rules(client, tenant, hub_runtime):
+    secret = kit.stripe_secret()
+    path = kit.stripe_endpoint(client, tenant, secret)
+    body = kit.stripe_event()
+    ok = client.post(path, content=body, headers=kit.stripe_headers(body, secret))
+    assert ok.status_code == 200 and len(ok.headers["x-request-id"]) == 16
+    for bad in ("/webhooks/stripe", "/webhooks/stripe/x/y", "/webhooks//x"):
+        r = client.post(bad, content=body, headers=kit.stripe_headers(body, secret))
+        assert r.status_code == 404 and r.json()["error"]["kind"] == "not_found", bad
+    put = client.put(path, content=body, headers=kit.stripe_headers(body, secret))
+    assert put.status_code == 405 and put.json()["error"]["kind"] == "method_not_allowed"
+    limit = hub_runtime.settings.max_body_bytes
+    huge = kit.stripe_event(note="x" * (limit + 1))
+    r = client.post(path, content=huge, headers=kit.stripe_headers(huge, secret))
+    assert r.status_code == 413 and r.json()["error"]["kind"] == "too_large"
+    nul = client.post(path + "?a=%00", content=body, headers=kit.stripe_headers(body, secret))
+    assert nul.status_code == 422
+    assert len(events_of(client, tenant, provider="stripe")) == 1  # only the good one

@@ -5,10 +5,10 @@ and an idempotency key of its own, so resuming it reuses this very run: exactly 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
@@ -72,6 +72,34 @@ def pause(
         run_id=run_id,
         integration=integration,
     )
+    return _paused_outcome(run_id, reason, until)
+
+
+def keep_paused(s: Session, tenant_id: str, run_id: str, reason: str, now: datetime) -> CallOutcome:
+    """A sent call the vendor refused for its credentials (nothing done): the run becomes
+    paused, with an idempotency key of its own so that resuming reuses it, and is audited."""
+    until = now + pause_ttl(s, tenant_id)
+    s.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(
+            status="paused",
+            error_kind="paused",
+            error_message=reason,
+            finished_at=None,
+            paused_until=until,
+            idempotency_key=func.coalesce(Run.idempotency_key, "paused:" + run_id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _paused_outcome(
+        run_id,
+        f"The vendor refused the connection's credentials ({reason}); nothing was done.",
+        until,
+    )
+
+
+def _paused_outcome(run_id: str, reason: str, until: datetime) -> CallOutcome:
     message = (
         f"{reason} The call was kept, not sent: it runs once the connection is fixed and "
         f"passes a test, or expires at {until.isoformat()}. Poll it with its queue_id."

@@ -37,7 +37,7 @@ from hub.runs import grants
 from hub.runs.facts import FACTS, held_by_key
 from hub.runs.handouts import Handout
 from hub.runs.models import Run
-from hub.runs.pausing import pause
+from hub.runs.pausing import keep_paused, pause
 from hub.runs.scrub import Scrubber, redact_fields
 from hub.runs.service import outcome_of
 from hub.runs.validation import validate_args
@@ -60,6 +60,9 @@ class Dispatch:
     tool: str
     caller: Caller
     started: float
+    # A vendor's auth refusal keeps the call as paused instead of failing it (a pausable
+    # tool, no secret arguments, not itself a retry): nothing was done, it can run later.
+    pausable: bool = False
 
 
 @dataclass
@@ -321,6 +324,7 @@ def prepare(
         tool=tool.name,
         caller=caller,
         started=time.perf_counter(),
+        pausable=bool(definition.get("pausable")) and not secret_fields and retry_of is None,
     )
 
 
@@ -380,6 +384,8 @@ def finish(
         run.retry_after_s = _int(err.get("retry_after_s"))
         if kind == "auth":
             health = ("error", run.error_message, kind)
+            if d.pausable:  # refused before acting: kept for when the connection is fixed
+                run.status = "paused"
         elif kind in ("rate_limited", "vendor_unavailable"):
             health = ("warning", run.error_message, kind)
     duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
@@ -418,6 +424,8 @@ def finish(
         if run.error_kind
         else {"ms": duration_ms},
     )
+    if run.status == "paused":
+        return keep_paused(s, d.tenant_id, d.run_id, run.error_message or "", now)
     return outcome_of(run)
 
 

@@ -216,10 +216,14 @@ def test_calls_pause_while_in_error_and_resume_once_in_order(live_hub, calendars
     tenant = live_hub.tenant("calp")
     conn = connect(live_hub, calendars, tenant, "google_calendar")
     _revoke_all(calendars, live_hub.runtime, tenant, conn["id"])
+    # The vendor refuses the credentials: nothing was done, so the call is kept, not failed.
     first = live_hub.call(tenant, "create_calendar_event", EVENT)
-    assert first.json()["status"] == "failed" and first.json()["error"]["kind"] == "auth"
+    assert first.status_code == 202, first.text
+    kept = first.json()
+    assert kept["status"] == "paused" and kept["queue_id"] == kept["run_id"]
+    assert "refused the connection's credentials" in kept["error"]["message"]
     # The connection is in error now: writes wait, reads fail fast (the catalog says which).
-    paused = []
+    paused = [kept["queue_id"]]
     for title in ("Job A", "Job B"):
         r = live_hub.call(tenant, "create_calendar_event", {**EVENT, "title": title})
         assert r.status_code == 202, r.text
@@ -244,6 +248,7 @@ def test_calls_pause_while_in_error_and_resume_once_in_order(live_hub, calendars
     connect(live_hub, calendars, tenant, "google_calendar")
     posts = [r for r in live_hub.sandbox.requests("google_calendar") if r.method == "POST"]
     assert [json.loads(r.body)["summary"] for r in posts] == [
+        EVENT["title"],
         "Job A",
         "Job B",
     ]

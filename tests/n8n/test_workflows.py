@@ -76,6 +76,7 @@ EXPECTED = {
     "outlook_calendar/create_calendar_event",
     "outlook_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
+    "google_business_profile/post_to_social",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
 HANDLERS = {"twilio/on_event"}

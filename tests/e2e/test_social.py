@@ -63,7 +63,8 @@ def test_a_public_post_waits_for_a_human_then_goes_to_the_listing(live_hub, goog
     assert outcome["data"]["status"] in ("published", "processing")
     sent = [x for x in live_hub.sandbox.requests(GBP) if x.method == "POST"]
     assert len(sent) == 1 and sent[0].status == 200
-    assert sent[0].path.endswith("/v4/accounts/112233445566778899001/locations/987654321/localPosts")
+    where = "/v4/accounts/112233445566778899001/locations/987654321/localPosts"
+    assert sent[0].path.endswith(where)
     posted = json.loads(sent[0].body)
     assert posted["summary"] == POST["text"] and posted["topicType"] == "STANDARD"
     assert posted["callToAction"] == {"actionType": "LEARN_MORE", "url": POST["link_url"]}

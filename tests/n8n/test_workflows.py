@@ -75,6 +75,8 @@ EXPECTED = {
     "google_calendar/list_calendar_events",
     "outlook_calendar/create_calendar_event",
     "outlook_calendar/list_calendar_events",
+    "apple_calendar/create_calendar_event",
+    "apple_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.

@@ -137,7 +137,10 @@ def _run(
         ]
         if demo:
             with rt.db.session() as s:
-                tenant_id, made = ensure_demo_tenant(s, rt.vault, sandbox.base_url)
+                cal = sandbox.caldav
+                tenant_id, made = ensure_demo_tenant(
+                    s, rt.vault, sandbox.base_url, caldav=(cal.user, cal.password) if cal else None
+                )
                 for tok in accounts.list_tokens(s, tenant_id):
                     if tok.name.startswith("hub up") and tok.revoked_at is None:
                         accounts.revoke_token(s, tok.id)  # one live pair of demo tokens

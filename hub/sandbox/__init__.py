@@ -1,5 +1,7 @@
-"""Vendor sandbox: Prism mocks of the vendors' own OpenAPI specs behind a recording proxy."""
+"""Vendor sandbox: Prism mocks of the vendors' own OpenAPI specs and a real CalDAV server
+behind a recording proxy."""
 
+from hub.sandbox.caldav import CalDavServer
 from hub.sandbox.errors import SandboxError
 from hub.sandbox.faults import Fault, vendor_error_body
 from hub.sandbox.install import PRISM_VERSION, ensure_prism
@@ -10,6 +12,7 @@ from hub.sandbox.vendors import SPECS_DIR, available_vendors
 __all__ = [
     "PRISM_VERSION",
     "SPECS_DIR",
+    "CalDavServer",
     "Fault",
     "RecordedRequest",
     "Sandbox",

@@ -11,7 +11,7 @@ from hub.core.installs import InstallError
 from hub.sandbox.errors import SandboxError
 from hub.sandbox.install import ensure_prism
 from hub.sandbox.runner import Sandbox
-from hub.sandbox.vendors import available_vendors
+from hub.sandbox.vendors import all_vendor_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         "--vendor",
         action="append",
         dest="vendors",
-        choices=sorted(available_vendors()),
+        choices=all_vendor_names(),
         help="serve only this vendor (repeatable; default: all)",
     )
     parser.add_argument("--cache-dir", default=None, help="where Prism is installed")
@@ -50,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"sandbox proxy: {sandbox.proxy_url}")
         for vendor in sandbox.vendors:
-            base, prism_url = sandbox.base_url(vendor), sandbox.prism_url(vendor)
-            print(f"  {vendor:<22} base URL {base:<45} (prism {prism_url})")
+            base, upstream = sandbox.base_url(vendor), sandbox.upstream_url(vendor)
+            print(f"  {vendor:<22} base URL {base:<45} ({upstream})")
+        if sandbox.caldav is not None:
+            cal = sandbox.caldav
+            print(
+                f"CalDAV test user: {cal.user} password {cal.password} calendar {cal.calendar_path}"
+            )
         print(f"recorded requests: GET {sandbox.proxy_url}/__sandbox/requests?vendor=<vendor>")
         print(
             f"inject a fault:    POST {sandbox.proxy_url}/__sandbox/faults "

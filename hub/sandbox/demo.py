@@ -40,15 +40,26 @@ def demo_credentials() -> dict[str, dict[str, str]]:
 
 
 def ensure_demo_tenant(
-    s: Session, vault: Vault, base_url_for: Callable[[str], str], slug: str = "demo"
+    s: Session,
+    vault: Vault,
+    base_url_for: Callable[[str], str],
+    slug: str = "demo",
+    *,
+    caldav: tuple[str, str] | None = None,
 ) -> tuple[str, list[str]]:
-    """Create (or refresh) the demo tenant and its sandbox connections; returns (id, slugs)."""
+    """Create (or refresh) the demo tenant and its sandbox connections; returns (id, slugs).
+
+    ``caldav``: the sandbox CalDAV server's (user, password), for an Apple Calendar
+    connection; the server only knows its own user, so random credentials would not do."""
     try:
         tenant = accounts.get_tenant(s, slug)
     except HubError:  # not_found: the first `hub up`
         tenant = accounts.create_tenant(s, slug, "Demo contractor")
     made: list[str] = []
-    for integration, creds in demo_credentials().items():
+    wanted = demo_credentials()
+    if caldav is not None:
+        wanted["apple_calendar"] = {"apple_id": caldav[0], "app_specific_password": caldav[1]}
+    for integration, creds in wanted.items():
         base = base_url_for(sandbox_vendor(integration))
         existing = connections.connection_for(s, tenant.id, integration)
         if existing is None:
@@ -63,7 +74,13 @@ def ensure_demo_tenant(
                 account_label=f"{integration} (sandbox)",
                 connected_via="demo",
             )
-        elif existing.base_url != base:
-            existing.base_url = base  # the sandbox moved to another port
+        else:
+            if existing.base_url != base:
+                existing.base_url = base  # the sandbox moved to another port
+            if integration == "apple_calendar":
+                # the sandbox's CalDAV password is new on every start
+                connections.update_connection(
+                    s, vault, tenant.id, "hub-up", existing.id, credentials=creds
+                )
         made.append(integration)
     return tenant.id, made

@@ -7,6 +7,10 @@ vendor's Prism (``hub/sandbox/proxy.py``: forwarding, recordings, faults). A con
 URL is therefore ``http://127.0.0.1:<proxy>/<vendor>`` in tests and the vendor's real API in
 production; the workflow is the same.
 
+Apple Calendar has no OpenAPI spec (CalDAV is WebDAV), so its vendor is a real CalDAV server
+(Radicale, ``hub/sandbox/caldav.py``) behind the same proxy: ``/apple_calendar/<rest>`` goes to
+Radicale, recorded and fault-injectable like the mocks.
+
 Why the proxy runs in-process (uvicorn in a background thread) rather than as a separate
 process: tests read recordings and inject faults with direct method calls (no HTTP round
 trip, no serialisation), it starts in milliseconds (Prism's start-up dominates), and its
@@ -34,12 +38,13 @@ from pathlib import Path
 import httpx
 
 from hub.core.processes import die_with_parent_hook, free_port, log_tail, send_signal
+from hub.sandbox.caldav import CalDavServer
 from hub.sandbox.errors import SandboxError
 from hub.sandbox.faults import Fault
 from hub.sandbox.proxy import ProxyServer, build_app
 from hub.sandbox.records import RecordedRequest
 from hub.sandbox.state import SandboxState
-from hub.sandbox.vendors import SPECS_DIR, available_vendors, sandbox_vendor
+from hub.sandbox.vendors import CALDAV_VENDOR, SPECS_DIR, available_vendors, sandbox_vendor
 
 _LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
@@ -57,10 +62,11 @@ class _Mock:
 
 
 class Sandbox:
-    """Prism mocks for the vendor specs plus the recording proxy.
+    """Prism mocks for the vendor specs, the CalDAV server, and the recording proxy.
 
-    ``base_port``: 0 picks free ports; otherwise the proxy listens on ``base_port`` and the
-    mocks on ``base_port+1 ...`` (vendors in alphabetical order).
+    ``base_port``: 0 picks free ports; otherwise the proxy listens on ``base_port``, the
+    mocks on ``base_port+1 ...`` (vendors in alphabetical order) and the CalDAV server on the
+    port after the last mock's.
     """
 
     def __init__(
@@ -81,12 +87,12 @@ class Sandbox:
         self.startup_timeout = startup_timeout
         self.die_with_parent = die_with_parent
         known = available_vendors(specs_dir)
-        wanted = list(vendors) if vendors is not None else list(known)
-        unknown = [v for v in wanted if v not in known]
+        wanted = list(vendors) if vendors is not None else [*known, CALDAV_VENDOR]
+        unknown = [v for v in wanted if v not in known and v != CALDAV_VENDOR]
         if unknown:
             raise SandboxError(
                 f"no spec for vendor(s) {', '.join(unknown)} in {specs_dir}; "
-                f"available: {', '.join(known)}"
+                f"available: {', '.join([*known, CALDAV_VENDOR])}"
             )
         self._own_log_dir = log_dir is None
         self._keep_logs = False
@@ -95,7 +101,15 @@ class Sandbox:
         self._mocks = {
             v: _Mock(vendor=v, spec=known[v], port=0, log_path=self.log_dir / f"prism-{v}.log")
             for v in sorted(wanted)
+            if v != CALDAV_VENDOR
         }
+        self.caldav: CalDavServer | None = None
+        if CALDAV_VENDOR in wanted:
+            self.caldav = CalDavServer(
+                host,
+                log_path=self.log_dir / "radicale.log",
+                die_with_parent=die_with_parent,
+            )
         self.state: SandboxState | None = None
         self._proxy: ProxyServer | None = None
         self.proxy_port: int | None = None
@@ -104,7 +118,7 @@ class Sandbox:
     @property
     def vendors(self) -> list[str]:
         """The vendors this sandbox serves, in alphabetical order."""
-        return list(self._mocks)
+        return sorted([*self._mocks, *([CALDAV_VENDOR] if self.caldav else [])])
 
     @property
     def proxy_url(self) -> str:
@@ -122,15 +136,27 @@ class Sandbox:
         """What a connection uses as the vendor's API base URL (an integration slug works
         too)."""
         vendor = self.vendor(vendor)
-        if vendor not in self._mocks:
+        if vendor not in self.vendors:
             raise SandboxError(
-                f"unknown sandbox vendor {vendor!r}; known: {', '.join(self._mocks)}"
+                f"unknown sandbox vendor {vendor!r}; known: {', '.join(self.vendors)}"
             )
         return f"{self.proxy_url}/{vendor}"
 
     def prism_url(self, vendor: str) -> str:
         """Where the vendor's Prism listens (bypassing the proxy)."""
         return f"http://{self.host}:{self._mocks[vendor].port}"
+
+    def upstream_url(self, vendor: str) -> str:
+        """Where the vendor's server listens (Prism, or Radicale for the CalDAV vendor)."""
+        if vendor == CALDAV_VENDOR and self.caldav is not None:
+            return self.caldav.url
+        return self.prism_url(vendor)
+
+    def caldav_server(self) -> CalDavServer:
+        """The CalDAV server (its test user, password and calendar); SandboxError if off."""
+        if self.caldav is None or self.state is None:
+            raise SandboxError(f"this sandbox does not serve {CALDAV_VENDOR} or is not started")
+        return self.caldav
 
     # ------------------------------------------------------------------ recordings / faults
     def _state(self) -> SandboxState:
@@ -180,7 +206,11 @@ class Sandbox:
         _LIVE.add(self)
         try:
             self._start_mocks()
-            self.state = SandboxState({v: self.prism_url(v) for v in self._mocks})
+            if self.caldav is not None:
+                if self.base_port:
+                    self.caldav.port = self.base_port + len(self._mocks) + 1
+                self.caldav.start()
+            self.state = SandboxState({v: self.upstream_url(v) for v in self.vendors})
             proxy_port = self.base_port if self.base_port else 0
             app = build_app(self.state)
             self._proxy = ProxyServer(app, self.host, proxy_port)
@@ -243,10 +273,13 @@ class Sandbox:
                     time.sleep(0.1)
 
     def stop(self) -> None:
-        """Stop the proxy and the mocks (SIGTERM, then SIGKILL after 5 s); idempotent."""
+        """Stop the proxy, the mocks and the CalDAV server (SIGTERM, then SIGKILL after 5 s);
+        idempotent."""
         if self._proxy is not None:
             self._proxy.stop()
             self._proxy = None
+        if self.caldav is not None:
+            self.caldav.stop()
         running = [(m, m.proc) for m in self._mocks.values() if m.proc is not None]
         for _, proc in running:
             send_signal(proc.pid, signal.SIGTERM, group=True)

@@ -28,7 +28,7 @@ from hub.core.settings import repo_path
 from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n
 from hub.sandbox.install import ensure_prism
-from hub.sandbox.vendors import available_vendors
+from hub.sandbox.vendors import sandbox_port_count
 from hub.stack import postgres
 from hub.stack.daemons import Daemon, spawn
 from hub.stack.haproxy import haproxy_config
@@ -219,7 +219,6 @@ class Stack:
         return self
 
     def _allocate(self) -> None:
-        n_vendors = len(available_vendors())
         self.ports = {"redis": free_port(), "lb": free_port(), "n8n": _free_run(2)}
         if self.private_postgres:
             self.ports["postgres"] = free_port()
@@ -227,7 +226,7 @@ class Stack:
             self.ports[f"n8n-worker-{i}"] = _free_run(2)  # health port, task broker
         for i in range(1, self.hubs + 1):
             self.ports[f"hub-{i}"] = free_port()
-        self.ports["sandbox"] = _free_run(n_vendors + 1)
+        self.ports["sandbox"] = _free_run(sandbox_port_count())
         key_file = self.dir / "n8n.key"
         if not key_file.exists():
             key_file.write_text(secrets.token_urlsafe(32))
@@ -401,8 +400,8 @@ class Stack:
         if name.startswith("n8n-worker-"):
             return http_ok(f"http://127.0.0.1:{port}/healthz/readiness"), 240
         if name == "sandbox":
-            n = len(available_vendors())
-            return (lambda: all(port_in_use(self.ports["sandbox"] + i) for i in range(n + 1))), 120
+            n = sandbox_port_count()
+            return (lambda: all(port_in_use(self.ports["sandbox"] + i) for i in range(n))), 120
         if name.startswith("hub-"):
             return http_ok(f"http://127.0.0.1:{port}/readyz"), 240
         if name == "lb":

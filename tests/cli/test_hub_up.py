@@ -97,6 +97,15 @@ def test_hub_up_runs_everything_and_stops_cleanly(tmp_path):
             f"http://127.0.0.1:{ports[0]}/api/connections",
             headers={"Authorization": f"Bearer {agent}"},
         )
-        assert len(r.json()["data"]) == 6  # the demo connections were kept, not duplicated
+        assert len(r.json()["data"]) == 7  # the demo connections were kept, not duplicated
+        # The sandbox's CalDAV password is new on this run: the demo connection got it.
+        window = {"time_min": "2026-03-02T08:00:00Z", "time_max": "2026-03-02T18:00:00Z"}
+        r = httpx.post(
+            f"http://127.0.0.1:{ports[0]}/api/tools/list_calendar_events/call",
+            headers={"Authorization": f"Bearer {agent}"},
+            timeout=60,
+            json={"args": window},
+        )
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
     finally:
         stop(proc)

@@ -10,6 +10,7 @@ documentation (``hub/sandbox/routes.py``): the shared Square spec lacks that ope
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import uuid
 from typing import Any
@@ -280,6 +281,19 @@ def test_charge_card_stripe(live_hub, sandbox_):
     assert form["confirm"] == ["true"] and form["off_session"] == ["true"]
     assert form["metadata[reference]"] == ["JOB-4411"]
     assert form["metadata[hub_run_id]"] == [r.json()["run_id"]]
+
+
+def test_charge_card_stripe_answers_plausible_sandbox_data(live_hub, sandbox_):
+    # the sandbox's Stripe spec carries examples, so a demo charge reads like a real one
+    # rather than Prism's "string" placeholders (which the workflow upper-cased to "STRING")
+    su = Setup(live_hub, "stripe")
+    args = {"amount": 1999, "currency": "USD", "customer_id": "cus_Q1", "payment_method_id": "pm"}
+    r = su.call("charge_card", args, reasoning=REASON)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert re.fullmatch(r"pi_[A-Za-z0-9]{20,}", data["payment_id"]), data
+    assert data["currency"] == "USD" and data["status"] == "succeeded", data
+    assert data["amount"] > 0
 
 
 def test_charge_card_without_a_key_sends_the_run_id_as_idempotency_key(live_hub, sandbox_):

@@ -75,6 +75,8 @@ EXPECTED = {
     "google_calendar/list_calendar_events",
     "outlook_calendar/create_calendar_event",
     "outlook_calendar/list_calendar_events",
+    "apple_calendar/create_calendar_event",
+    "apple_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
     "google_business_profile/post_to_social",
 }

@@ -108,7 +108,7 @@ def test_lookups_filters_and_errors(engine: Engine, catalog: Catalog) -> None:
         payments = service.list_integrations(s, category="payments")
         assert {i.slug for i in payments} == {"stripe", "square"}
         available = service.list_integrations(s, status="available")
-        assert len(available) == 7
+        assert len(available) == 8
         assert {i.slug for i in service.list_integrations(s, search="SIGNATURE")} >= {
             "dropbox_sign",
             "docusign",

@@ -23,6 +23,10 @@ from hub.runs.callpath import CallPath
 from hub.runs.executor import execute
 
 SYSTEM_ACTOR = "hub:save-and-test"
+# Error kinds that are the vendor's verdict on the credentials or the request.
+VENDOR_VERDICTS = ("auth", "invalid_request", "not_found", "conflict")
+# Error kinds meaning the call never reached the vendor's answer (n8n or the edge failed).
+NOT_RUN = ("n8n_unavailable", "grant_refused", "not_connected", "outcome_unknown")
 
 
 def _expand(value: Any) -> Any:
@@ -53,14 +57,28 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
     try:
         outcome = await execute(path, caller, req)
     except HubError as exc:
-        return {"status": conn.status, "tested": False, "message": exc.message}
+        return {
+            "status": conn.status,
+            "tested": False,
+            "message": f"The test call could not run, so the status is unchanged: {exc.message}",
+        }
     err = outcome.error or {}
+    # n8n down or the grant refused: the vendor was never asked, so the status stays as it
+    # was (the run and the audit row still say why).
+    unrun = outcome.status != "succeeded" and err.get("kind") in NOT_RUN
     with path.db.session() as s:
         conn = get_connection(s, tenant_id, connection_id)
         conn.last_tested_at = utcnow()
         if outcome.status == "succeeded":
             set_status(s, conn, "connected", reason="passed the test call", kind=None)
             message = f"Connected: {name} answered the test call."
+        elif unrun:
+            why = err.get("message", "no reason given")
+            message = f"The test call could not run, so the status is unchanged: {why}"
+        elif err.get("kind") not in VENDOR_VERDICTS:
+            # Rate limited or unavailable: the vendor said nothing about the credentials.
+            why = err.get("message", "no reason given")
+            message = f"{name} did not answer the test call ({err.get('kind')}): {why}"
         else:
             message = f"{name} refused the test call: {err.get('message', 'no reason given')}"
             if err.get("kind") in ("invalid_request", "not_found", "conflict"):
@@ -85,4 +103,4 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
         from hub.runs.alerts import send_pending_alerts
 
         await send_pending_alerts(path)  # the owner hears of a new incident at once
-    return {"status": status, "tested": True, "message": message, "run_id": outcome.run_id}
+    return {"status": status, "tested": not unrun, "message": message, "run_id": outcome.run_id}

@@ -76,6 +76,13 @@ EXPECTED = {
     "outlook_calendar/create_calendar_event",
     "outlook_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
+    # Save & Test's internal tool: the vendor's cheapest authenticated read.
+    "twilio/verify_credentials",
+    "stripe/verify_credentials",
+    "square/verify_credentials",
+    "sendgrid/verify_credentials",
+    "mailgun/verify_credentials",
+    "dropbox_sign/verify_credentials",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
 HANDLERS = {"twilio/on_event"}

@@ -71,7 +71,11 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
         conn.last_tested_at = utcnow()
         if outcome.status == "succeeded":
             set_status(s, conn, "connected", reason="passed the test call", kind=None)
-            message = f"Connected: {name} answered the test call."
+            said = (outcome.data or {}).get("message")
+            # verify_credentials workflows say what the vendor confirmed (scopes, mode).
+            message = f"Connected: {name} answered the test call." + (
+                f" {said}" if isinstance(said, str) and said else ""
+            )
         elif unrun:
             why = err.get("message", "no reason given")
             message = f"The test call could not run, so the status is unchanged: {why}"

@@ -107,4 +107,6 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
         from hub.runs.alerts import send_pending_alerts
 
         await send_pending_alerts(path)  # the owner hears of a new incident at once
-    return {"status": status, "tested": not unrun, "message": message, "run_id": outcome.run_id}
+    # `tested`: the vendor gave a verdict on the credentials (passed, or refused them).
+    verdict = outcome.status == "succeeded" or err.get("kind") in VENDOR_VERDICTS
+    return {"status": status, "tested": verdict, "message": message, "run_id": outcome.run_id}

@@ -96,8 +96,8 @@ def integrations(
                 flash += " " + _tested_flash(names[saved], conns[saved])
             elif untested == saved:
                 flash += (
-                    " Save & Test could not run (n8n or the hub's edge did not answer), so "
-                    "the status is unchanged: press Test once n8n is up."
+                    " Save & Test got no verdict (n8n, the hub's edge or the vendor did not "
+                    "answer), so the status is unchanged: press Test later."
                 )
         elif removed in names:
             flash = f"{names[removed]} disconnected; its stored credential was destroyed."

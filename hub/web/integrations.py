@@ -97,7 +97,7 @@ def integrations(
             elif untested == saved:
                 flash += (
                     " Save & Test got no verdict (n8n, the hub's edge or the vendor did not "
-                    "answer), so the status is unchanged: press Test later."
+                    "answer): press Test once it can be reached."
                 )
         elif removed in names:
             flash = f"{names[removed]} disconnected; its stored credential was destroyed."

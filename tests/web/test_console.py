@@ -711,7 +711,7 @@ def test_audit_log_is_newest_first_filtered_and_paged(hub, page, backend_name):
     actions = page.locator("table.audit tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.action)"
     )
-    # Newest first: the create, then the Save & Test that ran with it.
+    # Newest first: the Save & Test that ran with the create, then the create.
     assert actions == ["connection.tested", "connection.created"]
     expect(page.locator("table.audit")).to_contain_text("stripe")
     shot(page, backend_name, "audit-filtered")

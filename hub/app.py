@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -92,9 +93,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.authenticator = HttpAuthenticator(rt.db)
     app.state.mcp = mcp_endpoint
 
-    async def after_connect(tenant_id: str, connection_id: str) -> None:
-        # Every OAuth connect is followed by Save & Test; its answer sets the status.
-        await test_connection(rt.calls, tenant_id, connection_id)
+    async def after_connect(tenant_id: str, connection_id: str) -> dict[str, Any]:
+        # Every OAuth connect and credential save is followed by Save & Test; its answer
+        # sets the status.
+        return await test_connection(rt.calls, tenant_id, connection_id)
 
     app.state.after_connect = after_connect
     install_handlers(app)

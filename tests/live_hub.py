@@ -56,7 +56,10 @@ class LiveHub:
             "base_url": self.sandbox.base_url(integration),
             **extra,
         }
-        r = httpx.post(f"{self.url}/api/connections", json=body, headers=tenant.h("admin"))
+        # Save & Test runs within the create (through n8n against the sandbox).
+        r = httpx.post(
+            f"{self.url}/api/connections", json=body, headers=tenant.h("admin"), timeout=60
+        )
         assert r.status_code == 201, r.text
         return r.json()
 

@@ -94,6 +94,8 @@ def get_tool(
 ) -> ToolDetail:
     """One tool with its input and output JSON Schemas."""
     row = registry.get_tool(s, name)
+    if (row.definition or {}).get("internal"):
+        registry.refuse_internal(name)
     providers = _providers_by_tool(s, connected_integrations(s, caller.tenant_id))
     return tool_detail(row, providers.get(name, []))
 

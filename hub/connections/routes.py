@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio.from_thread
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
@@ -13,6 +16,7 @@ from hub.connections.schemas import (
     ConnectionOut,
     ConnectionUpdate,
     CredentialHint,
+    TestResult,
 )
 from hub.core.callers import Caller, admin_only, current_caller
 from hub.core.limits import IdParam
@@ -50,6 +54,23 @@ def present(s: Session, request: Request, c: Connection) -> ConnectionOut:
     )
 
 
+def save_and_test(s: Session, request: Request, c: Connection) -> TestResult | None:
+    """Commit the save, run Save & Test (its answer sets the status) and reload the row.
+
+    Synchronous on purpose: the admin who saved wants "connected" or the vendor's reason in
+    this response. It stays quick when n8n is down (the call fails before any vendor hop and
+    the answer says the test could not run, status unchanged).
+    """
+    # The runs layer sits above this one; the app hands its test function down.
+    after = getattr(request.app.state, "after_connect", None)
+    if after is None:
+        return None
+    s.commit()  # the test reads the connection in its own session
+    got: dict[str, Any] = anyio.from_thread.run(after, c.tenant_id, c.id)
+    s.refresh(c)
+    return TestResult(**got)
+
+
 @router.get("", response_model=ConnectionList)
 def list_connections(
     request: Request,
@@ -81,7 +102,8 @@ def create_connection(
         config=body.config,
         connected_via="api",
     )
-    return present(s, request, c)
+    tested = save_and_test(s, request, c)
+    return present(s, request, c).model_copy(update={"test": tested})
 
 
 @router.get("/{connection_id}", response_model=ConnectionOut)
@@ -115,7 +137,9 @@ def update_connection(
         base_url=body.base_url,
         config=body.config,
     )
-    return present(s, request, c)
+    changed = (body.credentials, body.base_url, body.config) != (None, None, None)
+    tested = save_and_test(s, request, c) if changed else None  # a new label changes nothing
+    return present(s, request, c).model_copy(update={"test": tested})
 
 
 @router.delete("/{connection_id}", status_code=204)

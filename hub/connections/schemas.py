@@ -48,6 +48,15 @@ class CredentialHint(BaseModel):
     hint: str
 
 
+class TestResult(BaseModel):
+    """What Save & Test found: the status it left, whether the vendor was asked, in words."""
+
+    status: str
+    tested: bool
+    message: str
+    run_id: str | None = None
+
+
 class ConnectionOut(BaseModel):
     """A connection as the API shows it: never a secret value."""
 
@@ -71,6 +80,11 @@ class ConnectionOut(BaseModel):
     last_error_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    test: TestResult | None = Field(
+        None,
+        description="Save & Test's answer when this response is to a credential save "
+        "(create, or PATCH of credentials, base URL or options); None otherwise.",
+    )
 
 
 class ConnectionList(BaseModel):

@@ -137,6 +137,8 @@ def build_capabilities(
     actions: dict[str, list[dict[str, Any]]] = defaultdict(list)
     powers: dict[str, list[str]] = defaultdict(list)
     for tool in tools:
+        if getattr(tool, "internal", False):
+            continue  # the hub's own tools (verify_credentials) are never offered to agents
         providers = []
         for p in tool.providers:
             integ = by_slug.get(p.integration)

@@ -87,7 +87,17 @@ def list_tools(
         q = q.where(Tool.domain == domain)
     if not include_deprecated:
         q = q.where(Tool.status == "active")
-    return list(s.scalars(q))
+    return [t for t in s.scalars(q) if not (t.definition or {}).get("internal")]
+
+
+def refuse_internal(name: str) -> NoReturn:
+    """Refuse an agent's use of one of the hub's own tools, saying what to do instead."""
+    raise HubError(
+        "forbidden",
+        f"{name} is the hub's own Save & Test call, not a tool agents can see or call. "
+        "To check a connection's credentials an admin runs POST /api/connections/{id}/test, "
+        "the console's Test button or `hub connections test`.",
+    )
 
 
 def get_tool(s: Session, name: str) -> Tool:
@@ -152,8 +162,10 @@ def tools_by_integration(s: Session) -> dict[str, list[str]]:
     """Integration slug -> the names of the tools it provides, sorted."""
     out: dict[str, list[str]] = {}
     q = select(ToolProvider).order_by(ToolProvider.is_default.desc(), ToolProvider.integration_slug)
+    hidden = views.internal_tools(s)
     for p in s.scalars(q):
-        out.setdefault(p.integration_slug, []).append(p.tool_name)
+        if p.tool_name not in hidden:
+            out.setdefault(p.integration_slug, []).append(p.tool_name)
     return {k: sorted(v) for k, v in out.items()}
 
 

@@ -139,6 +139,8 @@ class ToolSpec(_Spec):
     output_schema: dict[str, Any]
     secret_fields: list[str] = Field(default_factory=list)
     read_only: bool = False
+    # The hub's own tool (verify_credentials): never listed to agents, refused if they call it.
+    internal: bool = False
     idempotent_vendor: bool
     # Kept as `paused` while its connection is in error, run when it passes a test.
     pausable: bool = False

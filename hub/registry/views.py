@@ -85,7 +85,27 @@ def tool_domains(s: Session) -> dict[str, str]:
     out = {d.name: d.description for d in s.scalars(select(ToolDomain)) if d.status == "active"}
     for name in s.scalars(select(Tool.domain).where(Tool.status == "active").distinct()):
         out.setdefault(name, "")
+    for name in internal_domains(s):
+        out.pop(name, None)
     return out
+
+
+def internal_tools(s: Session) -> frozenset[str]:
+    """Names of the hub's own tools (`internal: true`): never listed to or callable by agents."""
+    return frozenset(
+        name
+        for name, definition in s.execute(select(Tool.name, Tool.definition))
+        if (definition or {}).get("internal")
+    )
+
+
+def internal_domains(s: Session) -> set[str]:
+    """Domains holding only internal tools (they are no domain an agent can browse)."""
+    shown: set[str] = set()
+    hidden: set[str] = set()
+    for domain, definition in s.execute(select(Tool.domain, Tool.definition)):
+        (hidden if (definition or {}).get("internal") else shown).add(domain)
+    return hidden - shown
 
 
 def snapshot(s: Session) -> Snapshot:
@@ -116,6 +136,8 @@ def snapshot(s: Session) -> Snapshot:
             bool((t.definition or {}).get("read_only", False)),
         )
         for t in s.scalars(select(Tool).where(Tool.status == "active"))
+        # The hub's own tools (verify_credentials) are never offered to agents.
+        if not (t.definition or {}).get("internal")
     )
     integrations = tuple(
         IntegrationView(i.slug, i.name, i.category, i.status, i.auth_type)

@@ -32,7 +32,7 @@ async def execute(path: CallPath, caller: Caller, req: CallRequest) -> CallOutco
 
 async def _execute(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
     edge_url = path.edge_url
-    checked = precheck(path.db.engine, req)
+    checked = precheck(path.db.engine, caller, req)
     try:
         prepared = await path.db.writer.run(lambda s: prepare(s, caller, req, edge_url, checked))
     except IntegrityError:

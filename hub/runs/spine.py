@@ -164,7 +164,13 @@ def check_permission(
     return gate(s, caller, ref, req, FACTS, held_run=held_run)
 
 
-def precheck(engine: Any, req: CallRequest) -> hot.ToolView | None:
+def refuse_internal(caller: Caller, tool: hot.ToolView) -> None:
+    """Only the hub itself (a system caller: Save & Test) runs an internal tool."""
+    if (tool.definition or {}).get("internal") and caller.kind != "system":
+        registry.refuse_internal(tool.name)
+
+
+def precheck(engine: Any, caller: Caller, req: CallRequest) -> hot.ToolView | None:
     """Refuse bad arguments before queueing any database work (when the tool is known here).
 
     Runs on the event loop against the in-memory registry snapshot and returns the view it
@@ -173,6 +179,7 @@ def precheck(engine: Any, req: CallRequest) -> hot.ToolView | None:
     views = hot.peek(engine)
     tool = views.get(req.tool) if views is not None else None
     if tool is not None:
+        refuse_internal(caller, tool)
         secret_fields = (tool.definition or {}).get("secret_fields", [])
         validate_args(tool.name, tool.input_schema, req.args, secret_fields)
     return tool
@@ -219,6 +226,7 @@ def prepare(
     `checked` is the tool view precheck() already validated the arguments against.
     """
     tool = hot.tools(s).get(req.tool) or registry.raise_unknown_tool(s, req.tool)
+    refuse_internal(caller, tool)
     definition = tool.definition or {}
     secret_fields = definition.get("secret_fields", [])
     if tool is not checked:

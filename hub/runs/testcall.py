@@ -23,6 +23,10 @@ from hub.runs.callpath import CallPath
 from hub.runs.executor import execute
 
 SYSTEM_ACTOR = "hub:save-and-test"
+# Error kinds that are the vendor's verdict on the credentials or the request.
+VENDOR_VERDICTS = ("auth", "invalid_request", "not_found", "conflict")
+# Error kinds meaning the call never reached the vendor's answer (n8n or the edge failed).
+NOT_RUN = ("n8n_unavailable", "grant_refused", "not_connected", "outcome_unknown")
 
 
 def _expand(value: Any) -> Any:
@@ -53,14 +57,32 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
     try:
         outcome = await execute(path, caller, req)
     except HubError as exc:
-        return {"status": conn.status, "tested": False, "message": exc.message}
+        return {
+            "status": conn.status,
+            "tested": False,
+            "message": f"The test call could not run, so the status is unchanged: {exc.message}",
+        }
     err = outcome.error or {}
+    # n8n down or the grant refused: the vendor was never asked, so the status stays as it
+    # was (the run and the audit row still say why).
+    unrun = outcome.status != "succeeded" and err.get("kind") in NOT_RUN
     with path.db.session() as s:
         conn = get_connection(s, tenant_id, connection_id)
         conn.last_tested_at = utcnow()
         if outcome.status == "succeeded":
             set_status(s, conn, "connected", reason="passed the test call", kind=None)
-            message = f"Connected: {name} answered the test call."
+            said = (outcome.data or {}).get("message")
+            # verify_credentials workflows say what the vendor confirmed (scopes, mode).
+            message = f"Connected: {name} answered the test call." + (
+                f" {said}" if isinstance(said, str) and said else ""
+            )
+        elif unrun:
+            why = err.get("message", "no reason given")
+            message = f"The test call could not run, so the status is unchanged: {why}"
+        elif err.get("kind") not in VENDOR_VERDICTS:
+            # Rate limited or unavailable: the vendor said nothing about the credentials.
+            why = err.get("message", "no reason given")
+            message = f"{name} did not answer the test call ({err.get('kind')}): {why}"
         else:
             message = f"{name} refused the test call: {err.get('message', 'no reason given')}"
             if err.get("kind") in ("invalid_request", "not_found", "conflict"):
@@ -85,4 +107,6 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
         from hub.runs.alerts import send_pending_alerts
 
         await send_pending_alerts(path)  # the owner hears of a new incident at once
-    return {"status": status, "tested": True, "message": message, "run_id": outcome.run_id}
+    # `tested`: the vendor gave a verdict on the credentials (passed, or refused them).
+    verdict = outcome.status == "succeeded" or err.get("kind") in VENDOR_VERDICTS
+    return {"status": status, "tested": verdict, "message": message, "run_id": outcome.run_id}

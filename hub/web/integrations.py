@@ -65,6 +65,7 @@ def integrations(
     saved: str | None = None,
     removed: str | None = None,
     tested: str | None = None,
+    untested: str | None = None,
     c: Console = Depends(console),
 ) -> Response:
     """The catalog by category, each card with its connection's state and masked hints."""
@@ -91,6 +92,13 @@ def integrations(
         flash = None
         if saved in names:
             flash = f"{names[saved]} saved. Only masked hints of its credentials are shown."
+            if tested == saved and saved in conns:
+                flash += " " + _tested_flash(names[saved], conns[saved])
+            elif untested == saved:
+                flash += (
+                    " Save & Test got no verdict (n8n, the hub's edge or the vendor did not "
+                    "answer): press Test once it can be reached."
+                )
         elif removed in names:
             flash = f"{names[removed]} disconnected; its stored credential was destroyed."
         elif tested in names and tested in conns:
@@ -190,7 +198,7 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
     _manage_guard(c)
     vault = state.vault(request)
 
-    def _save() -> Response:
+    def _save() -> Response | str:
         with state.db(request).session() as s:
             integ, conn, ctx = _connect_context(s, request, c, slug)
             if not _connectable(integ):
@@ -207,7 +215,7 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
                 limits.check_text(label, "account_label", max_len=limits.LABEL_MAX)
                 limits.check_text(base_url, "base_url", max_len=limits.URL_MAX)
                 if conn is None:
-                    connections.create_connection(
+                    conn = connections.create_connection(
                         s,
                         vault,
                         c.tenant_id,
@@ -217,6 +225,14 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
                         account_label=label,
                         base_url=base_url or None,
                         connected_via="ui",
+                    )
+                elif not (creds or (base_url and base_url != (conn.base_url or ""))):
+                    connections.update_connection(
+                        s, vault, c.tenant_id, c.caller.actor, conn.id, account_label=label or None
+                    )
+                    # Nothing the test call depends on changed: no need to ask the vendor.
+                    return RedirectResponse(
+                        f"/integrations?saved={quote(integ.slug)}#{integ.slug}", status_code=303
                     )
                 else:
                     connections.update_connection(
@@ -244,11 +260,19 @@ async def connect(slug: str, request: Request, c: Console = Depends(console)) ->
                 ctx["errors"] = errors
                 ctx["error"] = exc.message if not errors else "Please correct the marked fields."
                 return render(request, "connect.html", ctx, c=c, s=s, status=exc.status)
-            return RedirectResponse(
-                f"/integrations?saved={quote(integ.slug)}#{integ.slug}", status_code=303
-            )
+            return conn.id
 
-    return await anyio.to_thread.run_sync(_save)
+    saved = await anyio.to_thread.run_sync(_save)
+    if not isinstance(saved, str):
+        return saved
+    # Save & Test: new credentials are tried against the vendor at once; its answer sets
+    # the status and the flash says it (or that the test could not run).
+    got = await test_connection(state.calls(request), c.tenant_id, saved)
+    outcome = "tested" if got["tested"] else "untested"
+    return RedirectResponse(
+        f"/integrations?saved={quote(slug)}&{outcome}={quote(slug)}#{quote(slug)}",
+        status_code=303,
+    )
 
 
 def _tested_flash(name: str, conn: Connection) -> str:

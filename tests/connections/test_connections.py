@@ -144,3 +144,23 @@ def test_usage_counts_are_summed_and_written_together(client, hub_runtime, other
     assert after["times_used_by_agent"] == before["times_used_by_agent"] + 2
     assert after["last_agent_use_at"] is not None and after["last_used_at"] is not None
     assert hub_runtime.db.writer.run_sync(meter.flush) == 0  # nothing left to write
+
+
+def test_a_save_with_no_n8n_is_stored_and_says_the_test_could_not_run(client, tenant):
+    # The unit-level app has no n8n: Save & Test cannot run, the save must still succeed.
+    r = connect(client, tenant, "stripe", stripe_credentials())
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["status"] == "connected"  # unchanged: nothing was learnt about the key
+    assert got["test"]["tested"] is False, got["test"]
+    assert "could not run" in got["test"]["message"], got["test"]
+    r = client.patch(
+        f"/api/connections/{got['id']}",
+        json={"credentials": stripe_credentials()},
+        headers=tenant.h("admin"),
+    )
+    assert r.status_code == 200 and r.json()["test"]["tested"] is False, r.text
+    r = client.patch(
+        f"/api/connections/{got['id']}", json={"account_label": "Shop"}, headers=tenant.h("admin")
+    )
+    assert r.status_code == 200 and r.json()["test"] is None, r.text

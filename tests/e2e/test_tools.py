@@ -73,6 +73,10 @@ class Setup:
             self.creds[i] = CREDENTIALS[i]()
             extra = {"base_url": base_urls[i]} if i in base_urls else {}
             self.conns[i] = live_hub.connect(self.tenant, i, self.creds[i], **extra)
+            if "base_url" not in extra:  # against the sandbox its Save & Test must pass
+                assert self.conns[i]["test"]["status"] == "connected", self.conns[i]["test"]
+        # The tests look at what their own calls sent, not at the Save & Test reads.
+        live_hub.sandbox.clear()
 
     def call(self, tool: str, args: dict[str, Any], **extra: Any) -> httpx.Response:
         return self.hub.call(self.tenant, tool, args, **extra)

@@ -79,6 +79,13 @@ EXPECTED = {
     "apple_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
     "google_business_profile/post_to_social",
+    # Save & Test's internal tool: the vendor's cheapest authenticated read.
+    "twilio/verify_credentials",
+    "stripe/verify_credentials",
+    "square/verify_credentials",
+    "sendgrid/verify_credentials",
+    "mailgun/verify_credentials",
+    "dropbox_sign/verify_credentials",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
 HANDLERS = {"twilio/on_event"}

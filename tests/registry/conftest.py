@@ -29,6 +29,8 @@ EXPECTED_INTEGRATIONS = sorted(
         "quickbooks", "xero", "google_drive",
     ]
 )  # fmt: skip
+# The hub's own tools (`internal: true`): in the catalog, never offered to agents.
+INTERNAL_TOOLS = ["verify_credentials"]
 EXPECTED_TOOLS = sorted(
     [
         "send_sms", "send_email", "charge_card", "refund_payment", "create_payment_link",

@@ -30,7 +30,10 @@ def test_capabilities_available_only_where_connected(catalog: Catalog) -> None:
     actions = {a["name"]: (d["domain"], a) for d in data["domains"] for a in d["actions"]}
     names = [a["name"] for d in data["domains"] for a in d["actions"]]
     assert sorted(names) == EXPECTED_TOOLS  # every tool exactly once
-    for tool in catalog.tools:
+    # The hub's own Save & Test tool is in the catalog but never offered to agents.
+    assert any(t.internal for t in catalog.tools) and "verify_credentials" not in actions
+    assert "connections" not in {d["domain"] for d in data["domains"]}
+    for tool in (t for t in catalog.tools if not t.internal):
         domain, action = actions[tool.name]
         assert domain == tool.domain
         assert action["parameters"] == tool.input_schema

@@ -25,7 +25,7 @@ from hub.registry.spec import (
     Catalog,
     IntegrationSpec,
 )
-from tests.registry.conftest import EXPECTED_INTEGRATIONS, EXPECTED_TOOLS, SEED
+from tests.registry.conftest import EXPECTED_INTEGRATIONS, EXPECTED_TOOLS, INTERNAL_TOOLS, SEED
 
 # ---------------------------------------------------------------- the shipped catalog
 
@@ -33,7 +33,7 @@ from tests.registry.conftest import EXPECTED_INTEGRATIONS, EXPECTED_TOOLS, SEED
 def test_shipped_catalog_loads_with_zero_problems(catalog: Catalog) -> None:
     assert lint(SEED) == []
     assert sorted(i.slug for i in catalog.integrations) == EXPECTED_INTEGRATIONS
-    assert sorted(t.name for t in catalog.tools) == EXPECTED_TOOLS
+    assert sorted(t.name for t in catalog.tools) == sorted(EXPECTED_TOOLS + INTERNAL_TOOLS)
     # Every tool domain has a description (capabilities shows it).
     assert {d.name for d in catalog.domains} == {t.domain for t in catalog.tools}
 
@@ -262,7 +262,7 @@ def test_lint_command_prints_problems_and_exits_1(broken: Path) -> None:
     assert "9 problem(s) in 8 file(s)" in bad.output
     good = runner.invoke(app, [str(SEED)])
     assert good.exit_code == 0, good.output
-    assert "0 problems: 35 integrations, 22 tools" in good.output
+    assert "0 problems: 35 integrations, 23 tools" in good.output
 
 
 def test_integration_spec_refuses_unknown_fields() -> None:

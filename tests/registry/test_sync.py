@@ -21,13 +21,13 @@ def test_sync_is_idempotent(engine: Engine, catalog: Catalog) -> None:
         first = sync_catalog(s, catalog)
         s.commit()
         assert len(first.integrations.inserted) == 35
-        assert len(first.tools.inserted) == 22
+        assert len(first.tools.inserted) == 23  # 22 agent tools + verify_credentials
         n_bindings = sum(len(t.providers) for t in catalog.tools)
         assert len(first.providers.inserted) == n_bindings
         second = sync_catalog(s, catalog)
         s.commit()
         assert second.changes == 0
-        assert second.integrations.unchanged == 35 and second.tools.unchanged == 22
+        assert second.integrations.unchanged == 35 and second.tools.unchanged == 23
         row = s.get(Integration, "twilio")
         assert row is not None and row.definition["credential_fields"][0]["name"] == "account_sid"
         assert row.source == "seed" and len(row.catalog_hash) == 64

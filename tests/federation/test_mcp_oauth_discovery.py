@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from hub.core.errors import HubError
@@ -23,6 +24,7 @@ from hub.federation.oauth import (
     pkce_pair,
     resource_metadata_hint,
 )
+from hub.federation.oauth_tokens import Client, GrantRevoked, exchange_code, refresh_tokens
 from hub.sandbox.authserver import AuthServer
 from tests.connections.oauth_kit import start_auth_server
 
@@ -121,3 +123,71 @@ def test_pkce_and_authorize_url(issuer: AuthServer) -> None:
         "https://a/b"
     )
     assert resource_metadata_hint("Bearer") is None
+
+
+def test_code_exchange_refresh_and_revoked_grant(issuer: AuthServer) -> None:
+    """Consent on oidc-provider's pages, code -> tokens bound to the resource, refresh, and
+    invalid_grant once the refresh token is revoked."""
+    sandbox_client = next(c for c in issuer.clients if c.client_id == "hub-outlook_calendar")
+    client = Client(sandbox_client.client_id, sandbox_client.client_secret)
+    callback = "http://127.0.0.1:8000/oauth/callback"
+    resource = "http://127.0.0.1:1/mcp"
+    meta = asyncio.run(discover_auth_server(issuer.url, LOOPBACK))
+    verifier, challenge = pkce_pair()
+    url = authorize_url(
+        meta,
+        client_id=client.client_id,
+        redirect_uri=callback,
+        state="st",
+        challenge=challenge,
+        resource=resource,
+        scope="openid offline_access",
+    )
+    back = parse_qs(
+        urlsplit(issuer.approve(url + "&prompt=consent", "admin", stop_at=callback)).query
+    )
+    assert back["state"] == ["st"]
+    tokens = asyncio.run(
+        exchange_code(
+            LOOPBACK,
+            meta.token_endpoint,
+            client,
+            code=back["code"][0],
+            verifier=verifier,
+            redirect_uri=callback,
+            resource=resource,
+        )
+    )
+    assert tokens.refresh_token and tokens.expires_at
+    assert tokens.access_token not in repr(tokens)
+    seen = issuer.introspect(tokens.access_token, sandbox_client)
+    assert seen["active"] is True and seen.get("aud") == resource
+    fresh = asyncio.run(
+        refresh_tokens(
+            LOOPBACK,
+            meta.token_endpoint,
+            client,
+            refresh_token=tokens.refresh_token,
+            resource=resource,
+        )
+    )
+    assert fresh.access_token != tokens.access_token
+    assert fresh.refresh_token
+    httpx.post(
+        issuer.revoke_url,
+        data={"token": fresh.refresh_token, "token_type_hint": "refresh_token"},
+        auth=(client.client_id, sandbox_client.client_secret),
+        timeout=5,
+    )
+    with pytest.raises(GrantRevoked) as caught:
+        asyncio.run(
+            refresh_tokens(
+                LOOPBACK,
+                meta.token_endpoint,
+                client,
+                refresh_token=fresh.refresh_token,
+                resource=resource,
+            )
+        )
+    assert "reconnect" in caught.value.message
+    assert fresh.refresh_token not in caught.value.message

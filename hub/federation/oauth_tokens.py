@@ -40,13 +40,14 @@ class GrantRevoked(HubError):
 
 async def _post(allow: Allow, url: str, data: dict[str, str], client: Client) -> dict[str, Any]:
     check_url(url, allow)
-    auth = (client.client_id, client.client_secret) if client.client_secret else None
-    if auth is None:
+    kwargs: dict[str, Any] = {}
+    if client.client_secret:
+        kwargs["auth"] = httpx2.BasicAuth(client.client_id, client.client_secret)
+    else:
+        # A public client (RFC 7591 "none"): the id goes in the form, PKCE proves possession.
         data = {**data, "client_id": client.client_id}
     async with guarded_client(allow, timeout=_TIMEOUT) as http:
-        response = await http.post(
-            url, data=data, auth=auth, headers={"Accept": "application/json"}
-        )
+        response = await http.post(url, data=data, headers={"Accept": "application/json"}, **kwargs)
     try:
         body = response.json()
     except ValueError:

@@ -24,7 +24,13 @@ from hub.federation.oauth import (
     pkce_pair,
     resource_metadata_hint,
 )
-from hub.federation.oauth_tokens import Client, GrantRevoked, exchange_code, refresh_tokens
+from hub.federation.oauth_tokens import (
+    Client,
+    GrantRevoked,
+    exchange_code,
+    refresh_tokens,
+    register_client,
+)
 from hub.sandbox.authserver import AuthServer
 from tests.connections.oauth_kit import start_auth_server
 
@@ -191,3 +197,19 @@ def test_code_exchange_refresh_and_revoked_grant(issuer: AuthServer) -> None:
         )
     assert "reconnect" in caught.value.message
     assert fresh.refresh_token not in caught.value.message
+
+
+def test_dynamic_client_registration(issuer: AuthServer) -> None:
+    """The AS advertises RFC 7591 registration; the hub registers and gets a usable client."""
+    meta = asyncio.run(discover_auth_server(issuer.url, LOOPBACK))
+    assert meta.registration_endpoint
+    client = asyncio.run(
+        register_client(
+            LOOPBACK,
+            meta.registration_endpoint,
+            redirect_uri="http://127.0.0.1:8000/oauth/callback",
+            name="hub test",
+        )
+    )
+    assert client.client_id and client.client_secret
+    assert client.client_secret not in repr(client)

@@ -48,6 +48,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     introspection: { enabled: true },
+    // Dynamic client registration (RFC 7591), for MCP servers' OAuth (the hub registers itself).
+    registration: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,

@@ -41,8 +41,13 @@ class Caller:
 
     @property
     def actor(self) -> str:
-        """A short label for audit rows: 'token:tok_..' or 'user:usr_..'."""
-        return f"user:{self.user_id}" if self.user_id else f"token:{self.token_id}"
+        """A short label for audit rows: 'token:tok_..', 'user:usr_..', or the hub's own name
+        for a system caller ('hub:save-and-test')."""
+        if self.user_id:
+            return f"user:{self.user_id}"
+        if self.kind == "system" and self.name:
+            return self.name
+        return f"token:{self.token_id}"
 
 
 class Authenticator(Protocol):

@@ -41,8 +41,13 @@ class RunsTableFacts:
         return any(isinstance(r, dict) and r.get(field) == value for r in s.scalars(q))
 
     def uses_of_connection(self, s: Session, connection_id: str) -> int:
-        """How many runs went through a connection."""
-        q = select(func.count()).select_from(Run).where(Run.connection_id == connection_id)
+        """How many runs went through a connection (the hub's own, Save & Test and alert
+        emails, do not count: they are not anyone's use of it)."""
+        q = (
+            select(func.count())
+            .select_from(Run)
+            .where(Run.connection_id == connection_id, ~Run.caller.startswith("hub:"))
+        )
         return int(s.scalar(q) or 0)
 
 

@@ -332,7 +332,10 @@ def prepare(
         tool=tool.name,
         caller=caller,
         started=time.perf_counter(),
-        pausable=bool(definition.get("pausable")) and not secret_fields and retry_of is None,
+        pausable=bool(definition.get("pausable"))
+        and not secret_fields
+        and retry_of is None
+        and caller.kind != "system",  # the hub's own calls (Save & Test) answer at once
     )
 
 

@@ -165,22 +165,28 @@ def test_create_then_read_back_through_the_hub_and_on_the_server(live_hub):
 
 def test_wrong_password_is_an_auth_error_and_the_connection_goes_to_error(live_hub):
     tenant = live_hub.tenant("applebad")
+    # Saving runs Save & Test at once: Radicale refuses the password, the save says why.
     conn = connect(live_hub, tenant, WRONG_PASSWORD)
+    tested = conn["test"]
+    assert tested["tested"] is True and tested["status"] == "error", tested
+    assert "refused the test call" in tested["message"], tested
+    assert live_hub.sandbox.requests("apple_calendar")[-1].status == 401  # Radicale said so
+    run = httpx.get(f"{live_hub.url}/api/runs/{tested['run_id']}", headers=tenant.h("admin")).json()
+    assert run["error_kind"] == "auth" and run["vendor_status"] == 401, run
+    assert "app-specific password" in run["error_message"], run
+    assert "HTTP 401" in run["error_message"], run
+    health = connection(live_hub, tenant, conn["id"])
+    assert health["status"] == "error" and health["last_error_kind"] == "auth", health
+    # An agent's read now fails fast, nothing sent, saying what to do.
     live_hub.sandbox.clear()
     r = live_hub.call(tenant, "list_calendar_events", {
         "time_min": "2026-03-03T08:00:00-06:00", "time_max": "2026-03-03T18:00:00-06:00"
     })  # fmt: skip
-    body = r.json()
-    assert body["status"] == "failed", body
-    err = body["error"]
-    assert err["kind"] == "auth" and err["vendor_status"] == 401, err
-    assert "app-specific password" in err["message"] and "HTTP 401" in err["message"], err
-    assert live_hub.sandbox.requests("apple_calendar")[-1].status == 401  # Radicale said so
-    health = connection(live_hub, tenant, conn["id"])
-    assert health["status"] == "error" and health["last_error_kind"] == "auth", health
-    tested = save_and_test(live_hub, tenant, conn["id"])
-    assert tested["status"] == "error" and "refused the test call" in tested["message"], tested
-    assert WRONG_PASSWORD not in r.text + str(tested)
+    assert r.status_code == 409 and r.json()["error"]["kind"] == "not_connected", r.text
+    assert not live_hub.sandbox.requests("apple_calendar")
+    again = save_and_test(live_hub, tenant, conn["id"])
+    assert again["status"] == "error" and "refused the test call" in again["message"], again
+    assert WRONG_PASSWORD not in r.text + str(tested) + str(run) + str(again)
 
 
 def test_the_password_is_nowhere_but_the_vendors_request(live_hub, caplog, request):

@@ -16,11 +16,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from hub.accounts.oauth_states import purge_states
 from hub.audit import service as audit
 from hub.connections import service as connections
 from hub.connections.links import purge_links
 from hub.connections.oauth import keepalive as oauth_keepalive
-from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
 from hub.federation import refresh as mcp_refresh
 from hub.n8n import liveness

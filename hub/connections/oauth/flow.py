@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from hub.accounts.oauth_states import consume_state, create_state
 from hub.audit.service import record
 from hub.connections.health import set_status
 from hub.connections.models import Connection
 from hub.connections.oauth import client as oauth
 from hub.connections.oauth.apps import provider_and_client, redirect_uri
 from hub.connections.oauth.provider import Provider
-from hub.connections.oauth.states import consume_state, create_state
 from hub.connections.oauth.tokens import expiry_of, token_fields, token_hints
 from hub.connections.records import check_base_url, connection_for
 from hub.core.errors import HubError

@@ -8,6 +8,7 @@ giving up on `invalid_grant` (another worker may have rotated it)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -396,14 +397,15 @@ async def current(
     server_id: str,
     *,
     force: bool = False,
+    min_valid_s: float = oauth.MIN_VALID_S,
 ) -> dict[str, str]:
-    """The server's grant with an access token valid a while longer: refreshed if needed,
-    once for every concurrent caller in this process."""
+    """The server's grant with an access token valid `min_valid_s` longer: refreshed if
+    needed, once for every concurrent caller in this process."""
     per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
     lock = per_loop.setdefault(server_id, asyncio.Lock())
     async with lock:
         fields = await anyio.to_thread.run_sync(_read, db, vault, tenant_id, server_id)
-        if not force and not expiring(fields):
+        if not force and not expiring(fields, min_valid_s):
             return fields
         name = server_id
         spent = fields.get("refresh_token")
@@ -436,7 +438,7 @@ async def current(
                 again = await anyio.to_thread.run_sync(_read, db, vault, tenant_id, server_id)
                 if again.get("refresh_token") in (spent, None):
                     break
-                if not expiring(again):
+                if not expiring(again, min_valid_s):
                     return again
                 fields, spent = again, again["refresh_token"]
                 continue
@@ -461,3 +463,36 @@ async def current(
             "consent was revoked or expired. An admin must authorize the server again "
             "(MCP servers > Authorize).",
         )
+
+
+# Tokens with less than this left are refreshed by the scheduler, ahead of any call.
+LEAD_S = 300.0
+
+
+def refresh_expiring(db: Database, vault: Vault, settings: Settings) -> int:
+    """Refresh every authorized OAuth server's token that expires within LEAD_S (the
+    scheduler's job, so a call rarely waits for the token endpoint); returns how many."""
+    with db.session() as s:
+        rows = [
+            (m.tenant_id, m.id, vault.read(s, m.tenant_id, m.credential_id))
+            for m in s.query(McpServer).filter(
+                McpServer.auth_type == "oauth",
+                McpServer.credential_id.is_not(None),
+                McpServer.health != "needs_auth",
+            )
+            if m.credential_id
+        ]
+    done = 0
+    for tenant_id, server_id, fields in rows:
+        if not fields.get("refresh_token") or not expiring(fields, LEAD_S):
+            continue
+        try:
+            anyio.run(
+                functools.partial(
+                    current, db, vault, settings, tenant_id, server_id, min_valid_s=LEAD_S
+                )
+            )
+            done += 1
+        except HubError:
+            continue  # recorded on the server (needs_auth) or retried on the next run
+    return done

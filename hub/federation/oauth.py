@@ -176,11 +176,19 @@ def authorize_url(
 
 
 def expiring(fields: dict[str, str], within_s: float = MIN_VALID_S) -> bool:
-    """Whether the stored access token is missing or expires within `within_s` seconds."""
+    """Whether the stored access token is missing or expires within `within_s` seconds.
+
+    For tokens that live shorter than twice that, half their lifetime counts instead: a
+    lead time longer than the token's life would refresh it on every look."""
     if not fields.get("access_token"):
         return True
     exp = fields.get("expires_at")
-    return exp is not None and float(exp) - time.time() <= within_s
+    if exp is None:
+        return False
+    issued = fields.get("refreshed_at")
+    if issued is not None:
+        within_s = min(within_s, max(0.0, (float(exp) - float(issued)) / 2))
+    return float(exp) - time.time() <= within_s
 
 
 def headers_of(fields: dict[str, str]) -> dict[str, str]:

@@ -18,7 +18,13 @@ import anyio
 import httpx
 import pytest
 
-from hub.federation.authorize import CALLBACK_PATH, callback_uri, client_metadata
+from hub.federation.authorize import (
+    CALLBACK_PATH,
+    LEAD_S,
+    callback_uri,
+    client_metadata,
+    refresh_expiring,
+)
 from hub.federation.models import McpServer
 from hub.runtime import Runtime
 from hub.sandbox.authserver import AuthServer, OAuthClient
@@ -157,6 +163,19 @@ def test_dynamic_registration_consent_call_refresh_and_revocation(
     rotated = grant_of(hub_runtime, sid)
     assert rotated["access_token"] != grant["access_token"]
     assert float(rotated["expires_at"]) > time.time() + 60
+
+    # The scheduler's job refreshes a token that would expire within its lead time, ahead of
+    # any call; a token with longer to live is left alone.
+    before = issuer.counts()["refresh"]
+    assert refresh_expiring(hub_runtime.db, hub_runtime.vault, hub_runtime.settings) == 0
+    soon = grant_of(hub_runtime, sid)
+    soon["expires_at"] = str(time.time() + LEAD_S / 2)
+    soon["refreshed_at"] = str(time.time() - 3600)  # an hour-long token, nearly done
+    put_grant(hub_runtime, sid, soon)
+    assert refresh_expiring(hub_runtime.db, hub_runtime.vault, hub_runtime.settings) == 1
+    assert issuer.counts()["refresh"] - before == 1
+    rotated = grant_of(hub_runtime, sid)
+    assert float(rotated["expires_at"]) > time.time() + LEAD_S / 2
 
     # No token anywhere an admin, an agent or the audit can read.
     tokens = [grant["access_token"], rotated["access_token"], rotated["refresh_token"]]

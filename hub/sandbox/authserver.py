@@ -107,6 +107,9 @@ class OAuthClient:
     auth_method: str = "client_secret_post"
     # Answer refreshes without a refresh token, as Google does.
     omit_refresh_on_refresh: bool = False
+    # DocuSign: the accounts `GET /oauth/userinfo` lists for this client's tokens
+    # ({account_id, is_default, account_name, base_uri}); None: no userinfo for it.
+    accounts: list[dict[str, object]] | None = None
 
 
 @dataclass

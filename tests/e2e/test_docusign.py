@@ -250,9 +250,7 @@ def test_a_document_that_cannot_be_fetched_sends_nothing(live_hub, docusign, doc
     assert live_hub.sandbox.requests(DS) == []
 
 
-def test_a_document_behind_an_untrusted_certificate_is_not_fetched(
-    live_hub, docusign, tmp_path
-):
+def test_a_document_behind_an_untrusted_certificate_is_not_fetched(live_hub, docusign, tmp_path):
     """n8n verifies the document host's certificate (the tests' CA is trusted, not any)."""
     tenant = live_hub.tenant("dsu")
     connect(live_hub, docusign, tenant)

@@ -470,6 +470,36 @@ def test_lint_folder_reports_a_webhook_path_used_twice(tmp_path):
     assert any("also used by twilio/send_sms.v1.json" in p.reason for p in problems)
 
 
+DOCUSIGN_SEND = SHIPPED / "docusign" / "send_contract.v1.json"
+TOKEN_EXPR = "={{ 'Bearer ' + $('Get credentials').first().json.credentials.access_token }}"
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        {
+            "sendHeaders": True,
+            "headerParameters": {"parameters": [{"name": "Authorization", "value": TOKEN_EXPR}]},
+        },
+        {"sendQuery": True, "queryParameters": {"parameters": [{"name": "t", "value": "x"}]}},
+        {"method": "POST"},
+    ],
+    ids=["credential_header", "query", "post"],
+)
+def test_a_fetch_of_a_url_from_the_arguments_must_send_nothing(tmp_path, leak):
+    """DocuSign's send_contract GETs the caller's document link: that host is the caller's
+    choice, so the node may carry nothing of the grant (nor anything else)."""
+    wf = json.loads(DOCUSIGN_SEND.read_text())
+    assert lint_workflow(wf, parse_path(DOCUSIGN_SEND), "x") == []
+    _node(wf, "Fetch document")["parameters"].update(leak)
+    rel = "docusign/send_contract.v1.json"
+    problems = errors(lint_file(_write(tmp_path, wf, rel), root=tmp_path))
+    i = _index(wf, "Fetch document")
+    assert [(p.path, "fetches a URL from the call's arguments" in p.reason) for p in problems] == [
+        (f"/nodes/{i}/parameters", True)
+    ]
+
+
 def test_lint_allows_expressions_built_from_the_grant():
     wf = json.loads(STRIPE.read_text())
     assert lint_workflow(wf, WorkflowRef("stripe", "charge_card", 1), "f") == []

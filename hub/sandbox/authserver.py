@@ -6,6 +6,8 @@ process standing in for every OAuth provider, each integration a client of its o
 PKCE is required, access tokens live ``access_ttl`` seconds, and refresh tokens rotate only for
 the clients marked ``rotate`` (where the real provider rotates). ``counts()`` reads how many
 requests reached the token endpoint (the single-flight tests and the benchmark count them).
+A client given ``accounts`` also gets DocuSign's ``GET /oauth/userinfo`` (the user's accounts,
+each with its API host), which the hub reads after the grant.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ Rules (DESIGN.md section 4 and the workflow contract):
   ``onError: continueErrorOutput`` with its error output connected (otherwise n8n answers
   500 "Error in workflow" when the call fails);
 * one HTTP Request node redeems the grant at ``{{ $json.body.edge_url }}`` naming this
-  integration; vendor URLs are built from the connection's ``base_url``;
+  integration; vendor URLs are built from the connection's ``base_url``; a URL taken from the
+  call's arguments (a document DocuSign takes as bytes) is fetched with a plain GET that
+  sends nothing of the credentials;
 * no literal secret anywhere in a node (vendor key formats, private keys, ``Bearer`` /
   ``Basic`` followed by a literal, long random-looking header values);
 * no stored n8n credential but the hub's webhook auth (vendor credentials come from the
@@ -512,6 +514,9 @@ class _Linter:
             if "edge_url" in url_s:
                 edge_nodes.append((i, n, params))
                 continue
+            if url_s.startswith("=") and ".args." in url_s and "base_url" not in url_s:
+                self.check_argument_fetch(i, n, params)
+                continue
             if not url_s.startswith("=") or "base_url" not in url_s:
                 self.add(
                     pointer("nodes", i, "parameters", "url"),
@@ -539,6 +544,23 @@ class _Linter:
                     f"the credential request must name this workflow's integration "
                     f"(integration: '{slug}'), so the hub refuses a grant for another one",
                 )
+
+    def check_argument_fetch(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
+        """A URL from the call's arguments (a document the vendor takes as bytes) is fetched
+        with a plain GET carrying nothing of the grant: the caller chose that host."""
+        sends = [k for k in ("sendHeaders", "sendQuery", "sendBody") if params.get(k)]
+        method = str(params.get("method", "GET")).upper()
+        if (
+            method != "GET"
+            or sends
+            or re.search(r"credentials|access_token|grant", json.dumps(params))
+        ):
+            self.add(
+                pointer("nodes", i, "parameters"),
+                f"{n.get('name')!r} fetches a URL from the call's arguments: it must be a plain "
+                "GET that sends no headers, query or body and nothing from the credentials "
+                "(the caller chose that host; a vendor URL is built from base_url instead)",
+            )
 
     def check_settings(self, settings: Any) -> None:
         """The enforced execution settings, plus a timeout in range."""

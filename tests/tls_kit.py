@@ -78,20 +78,20 @@ class LocalCA:
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cls(path, key, cert)
 
-    def server_context(self, folder: Path) -> ssl.SSLContext:
-        """A TLS server context for 127.0.0.1 with a certificate this CA signed."""
+    def server_context(self, folder: Path, host: str = "127.0.0.1") -> ssl.SSLContext:
+        """A TLS server context for `host` (a loopback IP) with a certificate this CA signed."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(_name("127.0.0.1"))
+            .subject_name(_name(host))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
                 critical=False,
             )
             .add_extension(
@@ -123,8 +123,11 @@ class FileServer:
 
 
 @contextmanager
-def https_files(ca: LocalCA, folder: Path, files: dict[str, bytes]) -> Iterator[FileServer]:
-    """Serve `files` over HTTPS on a free loopback port (404 for any other path)."""
+def https_files(
+    ca: LocalCA, folder: Path, files: dict[str, bytes], host: str = "127.0.0.1"
+) -> Iterator[FileServer]:
+    """Serve `files` over HTTPS on a free port of a loopback address (404 for any other
+    path)."""
     served = FileServer("", dict(files))
 
     class Handler(BaseHTTPRequestHandler):
@@ -141,9 +144,9 @@ def https_files(ca: LocalCA, folder: Path, files: dict[str, bytes]) -> Iterator[
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = ca.server_context(folder).wrap_socket(server.socket, server_side=True)
-    served.url = f"https://127.0.0.1:{server.server_address[1]}"
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.socket = ca.server_context(folder, host).wrap_socket(server.socket, server_side=True)
+    served.url = f"https://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="https-files")
     thread.start()
     try:

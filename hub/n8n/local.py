@@ -241,7 +241,11 @@ class LocalN8n:
                 "N8N_SECURE_COOKIE": "false",  # auth cookie over plain http (owner setup)
                 "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "true",
                 "N8N_ENCRYPTION_KEY": self.encryption_key,
-                "N8N_SSRF_PROTECTION_ENABLED": "false",  # HTTP Request may call the sandbox
+                # n8n's own SSRF guard (pre-flight, at connect and on each redirect): a URL a
+                # caller gives (send_contract's document_url) cannot reach a private or
+                # metadata address. 127.0.0.1 stays open: the hub's edge and the sandbox.
+                "N8N_SSRF_PROTECTION_ENABLED": "true",
+                "N8N_SSRF_ALLOWED_IP_RANGES": "127.0.0.1/32,::1/128",
                 # publish registers webhooks synchronously (no 404 window after publish)
                 "N8N_USE_WORKFLOW_PUBLICATION_SERVICE": "false",
                 "N8N_BLOCK_ENV_ACCESS_IN_NODE": "true",  # no $env in expressions / Code

@@ -250,6 +250,22 @@ def test_a_document_that_cannot_be_fetched_sends_nothing(live_hub, docusign, doc
     assert live_hub.sandbox.requests(DS) == []
 
 
+def test_a_document_on_a_private_address_is_never_fetched(live_hub, docusign, test_ca, tmp_path):
+    """n8n's SSRF guard: a caller's link to an address outside its allowed ranges (here
+    127.0.0.2, loopback, so nothing could leave even if the guard failed) is refused before
+    any connection; the server there sees no request and DocuSign gets nothing."""
+    tenant = live_hub.tenant("dsp")
+    connect(live_hub, docusign, tenant)
+    live_hub.sandbox.clear()
+    with https_files(test_ca, tmp_path, {"/agreement.pdf": PDF}, host="127.0.0.2") as srv:
+        r = live_hub.call(tenant, "send_contract", contract(srv), reasoning=REASON)
+        assert srv.seen == [], "n8n connected to a blocked address"
+    assert r.status_code == 422, r.text
+    msg = r.json()["error"]["message"]
+    assert "could not be fetched (its address is private; give a public link)" in msg, msg
+    assert live_hub.sandbox.requests(DS) == []
+
+
 def test_a_document_behind_an_untrusted_certificate_is_not_fetched(live_hub, docusign, tmp_path):
     """n8n verifies the document host's certificate (the tests' CA is trusted, not any)."""
     tenant = live_hub.tenant("dsu")

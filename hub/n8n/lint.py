@@ -17,7 +17,9 @@ Rules (DESIGN.md section 4 and the workflow contract):
   ``onError: continueErrorOutput`` with its error output connected (otherwise n8n answers
   500 "Error in workflow" when the call fails);
 * one HTTP Request node redeems the grant at ``{{ $json.body.edge_url }}`` naming this
-  integration; vendor URLs are built from the connection's ``base_url``;
+  integration; vendor URLs are built from the connection's ``base_url``; a multi-step
+  workflow's step recorders POST to the webhook body's ``steps_url`` with its
+  ``step_grant`` (hub.runs.steps);
 * no literal secret anywhere in a node (vendor key formats, private keys, ``Bearer`` /
   ``Basic`` followed by a literal, long random-looking header values);
 * no stored n8n credential but the hub's webhook auth (vendor credentials come from the
@@ -512,6 +514,9 @@ class _Linter:
             if "edge_url" in url_s:
                 edge_nodes.append((i, n, params))
                 continue
+            if "steps_url" in url_s:
+                self.check_step_recorder(i, n, params)
+                continue
             if not url_s.startswith("=") or "base_url" not in url_s:
                 self.add(
                     pointer("nodes", i, "parameters", "url"),
@@ -539,6 +544,21 @@ class _Linter:
                     f"the credential request must name this workflow's integration "
                     f"(integration: '{slug}'), so the hub refuses a grant for another one",
                 )
+
+    def check_step_recorder(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
+        """A step recorder POSTs to the hub's steps_url with the run's step grant."""
+        if str(params.get("method", "GET")).upper() != "POST":
+            self.add(
+                pointer("nodes", i, "parameters", "method"),
+                f"step recorder {n.get('name')!r} must POST to steps_url",
+            )
+        body = json.dumps(params.get("jsonBody", ""))
+        if "step_grant" not in body or "$json.body.grant" in body:
+            self.add(
+                pointer("nodes", i, "parameters", "jsonBody"),
+                f"step recorder {n.get('name')!r} must send the webhook body's step_grant "
+                "(never the credential grant): {grant: <body>.step_grant, run_id, step, result}",
+            )
 
     def check_settings(self, settings: Any) -> None:
         """The enforced execution settings, plus a timeout in range."""

@@ -214,7 +214,7 @@ router.add_api_route(
 )
 
 
-@router.get("/api/runs", response_model=RunList, tags=["runs"])
+@router.get("/api/runs", response_model=RunList, response_model_exclude_unset=True, tags=["runs"])
 def list_runs(
     status: RunStatus | None = None,
     tool: NameParam | None = None,

@@ -80,7 +80,10 @@ def test_a_run_that_never_paused_records_its_steps_and_answers_the_invoice(live_
         assert request_violations(rec) == [], (rec.path, rec.violations)
         assert 200 <= rec.status < 300, (rec.path, rec.status, rec.response_body[:300])
     items = [r for r in sandbox_.requests("stripe") if r.path == "/v1/invoiceitems"]
-    assert [i.form["description"] for i in items] == [["Exterior window cleaning"], ["Gutter clearing"]]
+    assert [i.form["description"] for i in items] == [
+        ["Exterior window cleaning"],
+        ["Gutter clearing"],
+    ]
     assert [i.form["quantity"] for i in items] == [["1"], ["2"]]
     # Each step has its own key at Stripe: a resent step is not redone there either.
     keys = [rec.headers.get("idempotency-key") for rec in sandbox_.requests("stripe")]
@@ -104,3 +107,85 @@ def test_a_run_that_never_paused_records_its_steps_and_answers_the_invoice(live_
     assert "steps" not in run_of(live_hub, su.tenant, run_id, kind="agent")
     secret = su.creds["stripe"]["secret_key"]
     assert secret not in json.dumps(run) and secret not in r.text
+    # The run is over: its step grant was closed with it.
+    from sqlalchemy import select
+
+    from hub.db.base import utcnow
+    from hub.runs.models import StepGrant
+
+    with live_hub.runtime.db.session() as s:
+        grants = s.scalars(select(StepGrant).where(StepGrant.run_id == run_id)).all()
+        assert len(grants) == 1 and grants[0].expires_at <= utcnow()
+
+
+def sandbox_invoice_id() -> str:
+    """The invoice id the sandbox's Stripe answers with (its spec's example)."""
+    from hub.sandbox.vendors import available_vendors
+
+    spec = json.loads(available_vendors()["stripe"].read_text())
+    media = spec["paths"]["/v1/invoices"]["post"]["responses"]["200"]["content"]
+    return str(media["application/json"]["examples"]["draft"]["value"]["id"])
+
+
+def test_a_refused_later_step_pauses_and_resumes_once_without_repeating_finished_steps(
+    live_hub, sandbox_
+):
+    su = Setup(live_hub, "stripe")
+    conn_id = su.conns["stripe"]["id"]
+    # Stripe refuses the key at the last step: the customer, the invoice, its items and its
+    # finalizing are done by then.
+    sandbox_.fault(
+        "stripe", 401, method="POST", path_prefix=f"/v1/invoices/{sandbox_invoice_id()}/send"
+    )
+    r = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key="invoice-JOB-4411")
+    assert r.status_code == 202, r.text
+    kept = r.json()
+    assert kept["status"] == "paused" and kept["queue_id"] == kept["run_id"]
+    message = kept["error"]["message"]
+    assert "customer, invoice, items, finalize" in message and "replays them" in message
+    assert stripe_calls(sandbox_) == ALL_CALLS
+    assert sandbox_.requests("stripe")[-1].status == 401
+    assert su.connection("stripe")["status"] == "error"
+    run = run_of(live_hub, su.tenant, kept["queue_id"])
+    assert run["status"] == "paused"
+    assert [s["step"] for s in run["steps"]] == STEPS[:4]
+
+    # The office fixes the key; its Save & Test passes and the paused call resumes.
+    sandbox_.clear()
+    new_key = stripe_credentials()
+    fixed = httpx.patch(
+        f"{live_hub.url}/api/connections/{conn_id}",
+        json={"credentials": new_key},
+        headers=su.tenant.h("admin"),
+        timeout=120,
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["test"]["status"] == "connected", fixed.json()["test"]
+    # Stripe saw the test read and the one step left: nothing it had done was asked again.
+    assert stripe_calls(sandbox_) == [("GET", "/v1/balance"), ("POST", "/v1/invoices/{id}/send")]
+    send = sandbox_.requests("stripe")[-1]
+    assert send.status == 200 and request_violations(send) == []
+    assert send.headers["authorization"] == f"Bearer {new_key['secret_key']}"
+    assert send.headers["idempotency-key"] == "invoice-JOB-4411:send"
+
+    done = run_of(live_hub, su.tenant, kept["queue_id"])
+    assert done["status"] == "succeeded", done
+    assert_output(live_hub, "send_invoice", done["result"])
+    assert done["result"]["invoice_id"] == sandbox_invoice_id()
+    assert done["result"]["status"] == "open" and done["result"]["payment_link"]
+    assert done["result"]["total_amount"] > 0 and done["result"]["due_date"]
+    assert [s["step"] for s in done["steps"]] == STEPS
+    # The agent polls its queue id and gets the complete result, without the steps.
+    polled = run_of(live_hub, su.tenant, kept["queue_id"], kind="agent")
+    assert polled["status"] == "succeeded" and polled["result"] == done["result"]
+    assert "steps" not in polled
+    # Exactly once: another passing test resumes nothing, and the key replays the result.
+    sandbox_.clear()
+    again = httpx.post(
+        f"{live_hub.url}/api/connections/{conn_id}/test", headers=su.tenant.h("admin"), timeout=60
+    )
+    assert again.json()["status"] == "connected"
+    retry = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key="invoice-JOB-4411")
+    assert retry.status_code == 200 and retry.json()["replayed"] is True
+    assert retry.json()["data"] == done["result"]
+    assert stripe_calls(sandbox_) == [("GET", "/v1/balance")]

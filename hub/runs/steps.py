@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
 from hub.connections import service as connections
 from hub.core.errors import HubError
-from hub.db.base import new_id, table_of, utcnow
+from hub.db.base import new_id, rowcount, table_of, utcnow
 from hub.registry import hot
 from hub.runs.handouts import Handout
 from hub.runs.models import Run, RunStep, StepGrant
@@ -84,6 +84,12 @@ def mint(s: Session, tenant_id: str, run_id: str, connection_id: str) -> str:
 def close(s: Session, raw: str, now: datetime) -> None:
     """End a step grant now: its dispatch is over, a later recording is refused."""
     s.connection().execute(_CLOSE, {"hash_": _hash(raw), "now": now})
+
+
+def purge_expired(s: Session, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete step grants that ended more than `older_than` ago (the steps stay)."""
+    res = s.execute(delete(StepGrant).where(StepGrant.expires_at < utcnow() - older_than))
+    return rowcount(res)
 
 
 def recorded(s: Session, run_id: str) -> dict[str, Any]:

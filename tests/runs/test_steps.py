@@ -16,7 +16,6 @@ from hub.runs.pausing import expire_paused
 from hub.runs.scrub import REDACTED
 from tests.helpers import stripe_credentials
 
-
 _CONNECTED: dict[str, tuple[dict, dict]] = {}
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
@@ -238,9 +238,19 @@ def prepare(
         return gated
     fingerprint = args_fingerprint(tool.name, req.args)
 
+    vendor_dedupes = bool(definition.get("idempotent_vendor"))
     retry_ok = held is not None and (
         (held.status == "failed" and held.error_kind in NOTHING_SENT)
-        or (held.status == "outcome_unknown" and bool(definition.get("idempotent_vendor")))
+        or (held.status == "outcome_unknown" and vendor_dedupes)
+        # A multi-step call cut off by an outage resumes from its last recorded step: the
+        # finished ones are replayed, and the vendor dedupes the one that failed by its
+        # step-scoped key, so the same key never makes the vendor act twice.
+        or (
+            held.status == "failed"
+            and held.error_kind == "vendor_unavailable"
+            and vendor_dedupes
+            and bool(definition.get("steps"))
+        )
     )
     resolved = resolve_held(s, held, fingerprint, retry_ok)
     if isinstance(resolved, CallOutcome):
@@ -413,6 +423,8 @@ def finish(
                 run.status = "paused"
         elif kind in ("rate_limited", "vendor_unavailable"):
             health = ("warning", run.error_message, kind)
+            if kind == "vendor_unavailable" and "step_grant" in d.body:
+                run.error_message = _resumable(s, d, run.error_message)
     duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
     db.execute(
         _RUN_UPDATE,
@@ -453,6 +465,28 @@ def finish(
         done = steps.done_steps(s, d.run_id) if "step_grant" in d.body else []
         return keep_paused(s, d.tenant_id, d.run_id, run.error_message or "", now, done=done)
     return outcome_of(run)
+
+
+def _resumable(s: Session, d: Dispatch, message: str) -> str:
+    """An outage cut a multi-step call short after recorded steps: say how to resume it.
+
+    A call made without an idempotency key gets its run id as one (the key its vendor
+    steps were sent with), so the caller can resume it too."""
+    done = steps.done_steps(s, d.run_id)
+    if not done:
+        return message
+    key = str(d.body["idempotency_key"])
+    s.execute(
+        update(Run)
+        .where(Run.id == d.run_id, Run.idempotency_key.is_(None))
+        .values(idempotency_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    return (
+        f"{message} The steps {', '.join(done)} are done and recorded: call again with the "
+        f"same arguments and idempotency_key '{key}' to resume from there (nothing done is "
+        "repeated)."
+    )
 
 
 def _recorded_for(s: Session, run_id: str, connection_id: str) -> dict[str, Any]:

@@ -189,3 +189,54 @@ def test_a_refused_later_step_pauses_and_resumes_once_without_repeating_finished
     assert retry.status_code == 200 and retry.json()["replayed"] is True
     assert retry.json()["data"] == done["result"]
     assert stripe_calls(sandbox_) == [("GET", "/v1/balance")]
+
+
+def test_a_call_cut_off_by_an_outage_resumes_from_its_last_step_with_the_same_key(
+    live_hub, sandbox_
+):
+    su = Setup(live_hub, "stripe")
+    sandbox_.fault(
+        "stripe", 503, method="POST", path_prefix=f"/v1/invoices/{sandbox_invoice_id()}/finalize"
+    )
+    key = "invoice-JOB-5150"
+    r = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key=key)
+    err = r.json()["error"]
+    assert err["kind"] == "vendor_unavailable" and err["vendor_status"] == 503, r.text
+    assert "finalize step (after the steps customer, invoice, items)" in err["message"]
+    assert f"idempotency_key '{key}' to resume from there" in err["message"]
+    assert stripe_calls(sandbox_) == ALL_CALLS[:6]
+    assert su.connection("stripe")["status"] == "warning"  # an outage, not the key
+    sandbox_.clear()
+    again = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key=key)
+    assert again.status_code == 200, again.text
+    assert again.json()["run_id"] == r.json()["run_id"]
+    assert_output(live_hub, "send_invoice", again.json()["data"])
+    assert stripe_calls(sandbox_) == [
+        ("POST", "/v1/invoices/{id}/finalize"),
+        ("POST", "/v1/invoices/{id}/send"),
+    ]
+    assert [rec.headers["idempotency-key"] for rec in sandbox_.requests("stripe")] == [
+        f"{key}:finalize",
+        f"{key}:send",
+    ]
+    # Done: the same key now answers the result and sends nothing.
+    sandbox_.clear()
+    third = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key=key)
+    assert third.json()["replayed"] is True and sandbox_.requests("stripe") == []
+
+
+def test_a_keyless_call_cut_off_by_an_outage_is_told_the_key_that_resumes_it(live_hub, sandbox_):
+    su = Setup(live_hub, "stripe")
+    sandbox_.fault("stripe", 503, method="POST", path_prefix="/v1/invoiceitems", times=2)
+    r = su.call("send_invoice", ARGS, reasoning=REASON)
+    err = r.json()["error"]
+    run_id = r.json()["run_id"]
+    assert err["kind"] == "vendor_unavailable", r.text
+    assert f"idempotency_key '{run_id}'" in err["message"], err["message"]
+    sandbox_.clear()
+    again = su.call("send_invoice", ARGS, reasoning=REASON, idempotency_key=run_id)
+    assert again.status_code == 200 and again.json()["run_id"] == run_id, again.text
+    # The customer and the draft are not made again; the items go with the keys they had.
+    assert stripe_calls(sandbox_) == ALL_CALLS[3:]
+    keys = [rec.headers["idempotency-key"] for rec in sandbox_.requests("stripe")]
+    assert keys[:2] == [f"{run_id}:item:0", f"{run_id}:item:1"]

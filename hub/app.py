@@ -27,6 +27,7 @@ from hub.core.openapi import install_openapi
 from hub.core.settings import Settings, get_settings
 from hub.core.strict import known_query_only
 from hub.db.health import router as health_router
+from hub.federation.routes import oauth_router as mcp_oauth_router
 from hub.federation.routes import router as mcp_servers_router
 from hub.mcp.http import PATH as MCP_PATH
 from hub.mcp.http import McpEndpoint
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         approvals_router,
         permissions_router,
         mcp_servers_router,
+        mcp_oauth_router,
         web_router,
         payments_router,
     ):

@@ -6,6 +6,8 @@ Register with ``-p tests.n8n_fixtures`` or ``pytest_plugins = ["tests.n8n_fixtur
   ``~/.cache/agent-hub``; the first run takes minutes, later runs verify in well under 2 s).
 * ``local_n8n``: n8n started in a temporary user folder on free ports, owner and API key
   provisioned; a :class:`RunningN8n` with ``url``, ``api_key``, ``user_folder``, ``client``.
+* ``test_ca``: the CA of the tests' loopback HTTPS servers (``tests.tls_kit``), trusted by
+  ``local_n8n`` through ``NODE_EXTRA_CA_CERTS``.
 * ``sandbox``: :class:`hub.sandbox.Sandbox` on free ports (``base_url(vendor)``,
   ``requests(vendor)``, ``clear()``, ``fault(...)``).
 
@@ -29,6 +31,7 @@ from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n, N8nStartError
 from hub.n8n.provision import ProvisionError, provision_owner_and_key
 from hub.sandbox import Sandbox, SandboxError, ensure_prism
+from tests.tls_kit import LocalCA
 
 OWNER_EMAIL = "owner@hub.test"
 OWNER_PASSWORD = "Hub-Tests-Passw0rd"
@@ -81,8 +84,14 @@ def n8n_install() -> N8nInstall:
 
 
 @pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """The CA of the tests' HTTPS servers on loopback (tests.tls_kit); the test n8n trusts it."""
+    return LocalCA.create(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
 def local_n8n(
-    n8n_install: N8nInstall, tmp_path_factory: pytest.TempPathFactory
+    n8n_install: N8nInstall, tmp_path_factory: pytest.TempPathFactory, test_ca: LocalCA
 ) -> Iterator[RunningN8n]:
     folder = tmp_path_factory.mktemp("n8n-user")
     n8n = LocalN8n(
@@ -91,6 +100,9 @@ def local_n8n(
         free_port_pair(),
         encryption_key=f"test-{uuid.uuid4().hex}",
         die_with_parent=True,  # no orphan n8n if the test process is killed
+        # Documents a workflow fetches over https (DocuSign's send_contract) come from a
+        # loopback server whose certificate this CA signed: verified, not ignored.
+        extra_env={"NODE_EXTRA_CA_CERTS": str(test_ca.cert_path)},
     )
     try:
         n8n.start()

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base, JSONType, TimestampMixin, UTCDateTime, id_column
+from hub.db.base import Base, JSONType, TimestampMixin, UTCDateTime, id_column, utcnow
 
 USER_ROLES = ("owner", "admin", "ops", "member")
 TOKEN_KINDS = ("agent", "ops", "admin")
@@ -82,3 +82,26 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class OAuthState(Base):
+    """One OAuth authorization in flight (an integration's or an MCP server's): random,
+    single use, short-lived, bound to the tenant and user who started it and to its PKCE
+    verifier. Only the state's hash is stored."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[str] = id_column("ost")
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    user_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    integration_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    code_verifier: Mapped[str] = mapped_column(String(200), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(String(500), nullable=False)
+    connected_via: Mapped[str] = mapped_column(String(20), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,4 +1,5 @@
-"""`hub mcp-servers add|list|refresh|remove|approve|reject`: remote MCP servers of a tenant."""
+"""`hub mcp-servers add|authorize|list|refresh|remove|approve|reject`: a tenant's remote MCP
+servers."""
 
 from __future__ import annotations
 
@@ -41,10 +42,15 @@ def add(
     url: str,
     tenant: str = TENANT,
     transport: str = typer.Option("auto", help="auto, streamable_http or sse."),
-    auth: str = typer.Option("none", help="none, bearer or header."),
+    auth: str = typer.Option("none", help="none, bearer, header or oauth."),
     header: str = typer.Option("", help="header auth: the header's name."),
     secret_env: str = typer.Option(
-        "", help="Read the bearer token or header value from this environment variable."
+        "",
+        help="Read the bearer token, header value or OAuth client secret from this "
+        "environment variable.",
+    ),
+    client_id: str = typer.Option(
+        "", help="oauth: a client pre-registered at the server's authorization server."
     ),
     interval: int = typer.Option(3600, help="Refresh interval in seconds."),
 ) -> None:
@@ -57,6 +63,10 @@ def add(
         fields["token" if auth == "bearer" else "value"] = value
         if auth == "header":
             fields["header"] = header
+    elif auth == "oauth" and client_id:
+        fields["client_id"] = client_id
+        if secret_env:
+            fields["client_secret"] = os.environ.get(secret_env, "")
     with runtime() as rt:
         with rt.db.session() as s:
             t = accounts.get_tenant(s, tenant)
@@ -74,7 +84,42 @@ def add(
             )
             tenant_id, server_id = t.id, m.id
         console.print(f"server [bold]{name}[/] registered: {server_id}")
+        if auth == "oauth":
+            console.print(
+                f"next: [bold]hub mcp-servers authorize {name} --tenant {tenant}[/] (an admin "
+                "consents in a browser; the running hub receives the callback)"
+            )
+            return
         _refresh_now(rt, tenant_id, server_id)
+
+
+@mcp_servers_app.command("authorize")
+def authorize_cmd(server: str, tenant: str = TENANT) -> None:
+    """Start authorizing an OAuth server: prints the URL an admin opens to consent."""
+    from hub.federation import authorize
+
+    with runtime() as rt:
+        with rt.db.session() as s:
+            tenant_id = accounts.get_tenant(s, tenant).id
+        try:
+            url = anyio.run(
+                lambda: authorize.start(
+                    rt.db,
+                    rt.vault,
+                    rt.settings,
+                    tenant_id=tenant_id,
+                    user_id=None,
+                    actor="cli",
+                    server_id=server,
+                )
+            )
+        except HubError as exc:
+            raise fail(exc.message) from None
+        console.print("open this URL in a browser, sign in and consent (valid 10 minutes):")
+        # soft_wrap: the URL must stay one line to be copied whole.
+        console.print(url, soft_wrap=True, highlight=False)
+        back = authorize.callback_uri(rt.settings.base_url)
+        console.print(f"the authorization server then sends you to {back}")
 
 
 @mcp_servers_app.command("list")

@@ -65,28 +65,6 @@ class OAuthApp(TimestampMixin, Base):
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
-class OAuthState(Base):
-    """One authorization request in flight: random, single use, short-lived, bound to who
-    started it and to its PKCE verifier. Only the state's hash is stored."""
-
-    __tablename__ = "oauth_states"
-
-    id: Mapped[str] = id_column("ost")
-    state_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    tenant_id: Mapped[str] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
-    )
-    user_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    actor: Mapped[str] = mapped_column(String(80), nullable=False)
-    integration_slug: Mapped[str] = mapped_column(String(64), nullable=False)
-    code_verifier: Mapped[str] = mapped_column(String(200), nullable=False)
-    redirect_uri: Mapped[str] = mapped_column(String(500), nullable=False)
-    connected_via: Mapped[str] = mapped_column(String(20), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
 class ConnectLink(Base):
     """A link an agent hands its user to connect an OAuth integration (initiate_integration).
 

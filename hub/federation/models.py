@@ -12,8 +12,9 @@ from hub.db.base import Base, JSONType, TimestampMixin, UTCDateTime, id_column
 TRANSPORTS = ("auto", "streamable_http", "sse")
 AUTH_TYPES = ("none", "bearer", "header", "oauth")
 # pending: registered, never refreshed; connected: the last refresh worked; warning: the
-# last one(s) failed; error: failing for a while, its tools are not offered.
-HEALTH = ("pending", "connected", "warning", "error")
+# last one(s) failed; error: failing for a while, its tools are not offered; needs_auth: an
+# OAuth server without a usable grant (never consented, or revoked): waits for an admin.
+HEALTH = ("pending", "connected", "warning", "error", "needs_auth")
 # pending: new, awaiting an admin; approved: offered to agents; held: changed since its
 # approval, not offered until re-approved; rejected: never offered; removed: gone remotely.
 TOOL_STATES = ("pending", "approved", "held", "rejected", "removed")

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -20,6 +21,11 @@ from hub.core.outbound import Allow, check_url, guarded_client
 
 _RESOURCE_METADATA_RE = re.compile(r'resource_metadata\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
 _TIMEOUT = httpx2.Timeout(15.0)
+# An access token with less than this left is refreshed before a call or a listing uses it.
+MIN_VALID_S = 30.0
+# Fields of the stored grant that are secrets (scrubbed from results); the rest (endpoints,
+# the client id, the resource) are kept beside them so a refresh needs no discovery.
+SECRET_FIELDS = ("access_token", "refresh_token", "client_secret")
 
 
 @dataclass(frozen=True)
@@ -167,3 +173,64 @@ def authorize_url(
         query["scope"] = scope
     sep = "&" if "?" in server.authorization_endpoint else "?"
     return f"{server.authorization_endpoint}{sep}{urlencode(query)}"
+
+
+def expiring(fields: dict[str, str], within_s: float = MIN_VALID_S) -> bool:
+    """Whether the stored access token is missing or expires within `within_s` seconds.
+
+    For tokens that live shorter than twice that, half their lifetime counts instead: a
+    lead time longer than the token's life would refresh it on every look."""
+    if not fields.get("access_token"):
+        return True
+    exp = fields.get("expires_at")
+    if exp is None:
+        return False
+    issued = fields.get("refreshed_at")
+    if issued is not None:
+        within_s = min(within_s, max(0.0, (float(exp) - float(issued)) / 2))
+    return float(exp) - time.time() <= within_s
+
+
+def headers_of(fields: dict[str, str]) -> dict[str, str]:
+    """The Authorization header a stored grant gives (none before consent)."""
+    token = fields.get("access_token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def secrets_of(fields: dict[str, str]) -> list[str]:
+    """The secret values of a stored grant, for scrubbing results and errors."""
+    return [fields[k] for k in SECRET_FIELDS if fields.get(k)]
+
+
+def client_fields(auth: dict[str, Any]) -> dict[str, str]:
+    """What a registration's oauth auth puts in the vault: a pre-registered client, if any."""
+    fields: dict[str, str] = {}
+    client_id = auth.get("client_id")
+    if client_id is not None:
+        if not isinstance(client_id, str) or not client_id.strip() or len(client_id) > 500:
+            raise HubError(
+                "invalid_request",
+                "auth.client_id must be the client id the authorization server issued to the "
+                "hub (leave it out to let the hub register itself where the server allows).",
+                details={"field": "auth.client_id"},
+            )
+        fields.update(client_id=client_id.strip(), client_kind="pre")
+        secret = auth.get("client_secret")
+        if isinstance(secret, str) and secret:
+            fields["client_secret"] = secret
+    elif auth.get("client_secret"):
+        raise HubError(
+            "invalid_request",
+            "auth.client_secret needs auth.client_id.",
+            details={"field": "auth.client_id"},
+        )
+    scope = auth.get("scope")
+    if scope is not None:
+        if not isinstance(scope, str) or len(scope) > 500:
+            raise HubError(
+                "invalid_request",
+                "auth.scope must be a space-separated string of scopes.",
+                details={"field": "auth.scope"},
+            )
+        fields["scope_wanted"] = scope.strip()
+    return fields

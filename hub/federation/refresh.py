@@ -3,6 +3,7 @@ what came back (DB). Used by the REST route, the CLI and the scheduler."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from hub.core.errors import HubError
 from hub.core.outbound import parse_allow
 from hub.core.settings import Settings
 from hub.db.engine import Database
-from hub.federation import service
+from hub.federation import authorize, oauth, service
 from hub.federation.discovery import discover
 from vault import Vault
 
@@ -25,14 +26,21 @@ async def refresh(
     """List the server's tools now and apply them; a failure moves its health and raises."""
     allow = parse_allow(settings.outbound_allow)
 
-    def load() -> tuple[str, Any]:
+    def load() -> tuple[str, str, Any]:
         with db.session() as s:
             server = service.get_server(s, tenant_id, server_id)
-            return server.id, service.endpoint(
-                s, vault, server, allow, timeout_s=settings.remote_call_timeout_s
+            return (
+                server.id,
+                server.auth_type,
+                service.endpoint(s, vault, server, allow, timeout_s=settings.remote_call_timeout_s),
             )
 
-    sid, ep = await anyio.to_thread.run_sync(load)
+    sid, auth_type, ep = await anyio.to_thread.run_sync(load)
+    if auth_type == "oauth":
+        # Fresh or refreshed once for all; without a grant the server waits for an admin
+        # (needs_auth), which is not a failure of the server.
+        grant = await authorize.current(db, vault, settings, tenant_id, sid)
+        ep = dataclasses.replace(ep, headers=oauth.headers_of(grant))
     try:
         found = await discover(ep)
     except HubError as exc:

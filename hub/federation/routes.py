@@ -7,17 +7,21 @@ from typing import Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from hub.core.callers import Caller, admin_only, admin_or_ops
 from hub.core.errors import HubError
 from hub.core.limits import IdParam, NameParam
 from hub.core.outbound import parse_allow
-from hub.federation import service
+from hub.federation import authorize, service
 from hub.federation.refresh import refresh
 from hub.federation.schemas import ApproveIn, ServerCreate, ServerList, ServerOut, server_out
 
 router = APIRouter(prefix="/api/mcp-servers", tags=["mcp servers"])
+# The authorization server's redirect and the hub's client metadata document: outside /api.
+oauth_router = APIRouter(tags=["mcp servers"])
 T = TypeVar("T")
 
 
@@ -77,6 +81,9 @@ async def register_server(
             ).id
         ),
     )
+    if body.auth.type == "oauth":
+        # Nothing can be listed before an admin consents: the answer says how to start.
+        return await _db(request, lambda s: _detail(s, caller.tenant_id, m))
     return await _refreshed(request, caller, m)
 
 
@@ -150,3 +157,71 @@ async def remove_server(
         request, lambda s: service.remove(s, st.vault, caller.tenant_id, caller.actor, server_id)
     )
     return Response(status_code=204)
+
+
+class AuthorizeOut(BaseModel):
+    """Where an admin consents, and the redirect URI the authorization server will use."""
+
+    authorize_url: str
+    redirect_uri: str
+
+
+@router.post("/{server_id}/oauth/start", response_model=AuthorizeOut)
+async def start_oauth(
+    server_id: IdParam, request: Request, caller: Caller = Depends(admin_only)
+) -> AuthorizeOut:
+    """Begin authorizing the hub at an OAuth MCP server; answers the consent URL."""
+    st = request.app.state
+    url = await authorize.start(
+        st.db,
+        st.vault,
+        st.settings,
+        tenant_id=caller.tenant_id,
+        user_id=caller.user_id,
+        actor=caller.actor,
+        server_id=server_id,
+    )
+    return AuthorizeOut(
+        authorize_url=url, redirect_uri=authorize.callback_uri(st.settings.base_url)
+    )
+
+
+async def oauth_callback(request: Request) -> Response:
+    """The authorization server sends the admin back here; then the tools are listed.
+
+    A plain Starlette route, like the integrations' callback: authorization servers add
+    parameters of their own (iss, scope...), which the unknown-query refusal must not reject."""
+    st = request.app.state
+    params = {k: v[:2000] for k, v in request.query_params.items()}
+    callback_url = st.settings.base_url.rstrip("/") + request.url.path
+    done = await authorize.complete(
+        st.db, st.vault, st.settings, params=params, callback_url=callback_url
+    )
+    outcome: dict[str, Any] = {"ok": True}
+    try:
+        report = await refresh(
+            st.db, st.vault, st.settings, done.tenant_id, done.server_id, done.actor
+        )
+        outcome.update(report.to_dict())
+    except HubError as exc:
+        outcome = {"ok": False, "error": exc.to_dict()["error"]}
+    if "text/html" in request.headers.get("accept", ""):
+        flag = "authorized" if outcome["ok"] else "authorized_unlisted"
+        return RedirectResponse(f"/mcp-servers?done={flag}#{done.server_id}", 303)
+    return JSONResponse(
+        {
+            "server_id": done.server_id,
+            "name": done.server_name,
+            "authorized": True,
+            "refresh": outcome,
+        }
+    )
+
+
+async def client_metadata(request: Request) -> Response:
+    """The hub's OAuth client ID metadata document (its client_id is this URL)."""
+    return JSONResponse(authorize.client_metadata(request.app.state.settings.base_url))
+
+
+oauth_router.add_route(authorize.CALLBACK_PATH, oauth_callback, methods=["GET"])
+oauth_router.add_route(authorize.CLIENT_METADATA_PATH, client_metadata, methods=["GET"])

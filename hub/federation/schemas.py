@@ -20,6 +20,20 @@ class AuthIn(BaseModel):
     token: str | None = Field(default=None, max_length=8192, description="bearer: the token.")
     header: str | None = Field(default=None, max_length=100, description="header: its name.")
     value: str | None = Field(default=None, max_length=8192, description="header: its value.")
+    client_id: str | None = Field(
+        default=None,
+        max_length=500,
+        description="oauth: a client pre-registered at the server's authorization server "
+        "(leave out to use a client ID metadata document or dynamic registration).",
+    )
+    client_secret: str | None = Field(
+        default=None, max_length=2000, description="oauth: that client's secret, if any."
+    )
+    scope: str | None = Field(
+        default=None,
+        max_length=500,
+        description="oauth: scopes to ask for (default: what the server's metadata lists).",
+    )
 
 
 class ServerCreate(BaseModel):
@@ -129,6 +143,10 @@ def server_out(m: McpServer, tools: list[McpTool], *, detail: bool = False) -> S
     auth: dict[str, Any] = {"type": m.auth_type, "secret": "set" if m.credential_id else None}
     if m.auth_header:
         auth["header"] = m.auth_header
+    if m.auth_type == "oauth":
+        auth["authorized"] = m.health != "needs_auth"
+        if m.health == "needs_auth":
+            auth["authorize"] = f"POST /api/mcp-servers/{m.id}/oauth/start"
     return ServerOut(
         id=m.id,
         name=m.name,

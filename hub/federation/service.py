@@ -16,6 +16,7 @@ from hub.audit.service import record
 from hub.core.errors import HubError, not_found
 from hub.core.outbound import Allow, check_url
 from hub.db.base import table_of, utcnow
+from hub.federation import oauth
 from hub.federation.discovery import Discovery, Endpoint
 from hub.federation.models import AUTH_TYPES, TRANSPORTS, McpServer, McpTool
 from hub.federation.pinning import (
@@ -146,12 +147,8 @@ def _secret_fields(auth: dict[str, Any]) -> tuple[str, str | None, dict[str, str
                 details={"field": "auth.value"},
             )
         return kind, header.strip(), {"value": value}
-    raise HubError(
-        "not_available",
-        "OAuth for MCP servers is not available in this hub yet; use bearer or header auth "
-        "with a token the server issued.",
-        details={"field": "auth.type"},
-    )
+    # oauth: a pre-registered client, if any; the tokens come with an admin's consent.
+    return kind, None, oauth.client_fields(auth)
 
 
 def register(
@@ -203,13 +200,21 @@ def register(
         auth_type=kind,
         auth_header=header,
         refresh_interval_s=refresh_interval_s,
+        # An OAuth server waits for an admin's consent before anything can list its tools.
+        health="needs_auth" if kind == "oauth" else "pending",
+        last_error=(
+            "Waiting for an admin to authorize the hub (MCP servers > Authorize)."
+            if kind == "oauth"
+            else None
+        ),
         next_refresh_at=utcnow(),
         created_by=actor,
     )
     s.add(server)
     s.flush()
     if fields:
-        cred = vault.put(s, tenant_id=tenant_id, owner_id=server.id, kind="api_key", fields=fields)
+        kept = "oauth_token" if kind == "oauth" else "api_key"
+        cred = vault.put(s, tenant_id=tenant_id, owner_id=server.id, kind=kept, fields=fields)
         server.credential_id = cred.id
     record(
         s,
@@ -306,18 +311,22 @@ def _headers_of(server: Any, fields: dict[str, str]) -> dict[str, str]:
         return {"Authorization": f"Bearer {fields['token']}"}
     if server.auth_type == "header" and server.auth_header:
         return {server.auth_header: fields["value"]}
+    if server.auth_type == "oauth":
+        return oauth.headers_of(fields)
     return {}
 
 
 def call_credential(
     s: Session, vault: Vault, tenant_id: str, target: CallTarget
-) -> tuple[dict[str, str], list[str]]:
-    """The credential headers of a call target, and its secret values (for scrubbing
-    results), from one vault read."""
+) -> tuple[dict[str, str], list[str], bool]:
+    """The credential headers of a call target, its secret values (for scrubbing results),
+    and whether its OAuth token must be refreshed first, from one vault read."""
     if not target.credential_id:
-        return {}, []
+        return {}, [], target.auth_type == "oauth"
     fields = vault.read(s, tenant_id, target.credential_id)
-    return _headers_of(target, fields), [v for v in fields.values() if isinstance(v, str)]
+    if target.auth_type == "oauth":
+        return oauth.headers_of(fields), oauth.secrets_of(fields), oauth.expiring(fields)
+    return _headers_of(target, fields), [v for v in fields.values() if isinstance(v, str)], False
 
 
 # ---------------------------------------------------------------- refresh results
@@ -489,7 +498,9 @@ def due(s: Session, now: datetime | None = None) -> list[tuple[str, str]]:
     at = now or utcnow()
     rows = s.execute(
         select(McpServer.tenant_id, McpServer.id).where(
-            (McpServer.next_refresh_at.is_(None)) | (McpServer.next_refresh_at <= at)
+            (McpServer.next_refresh_at.is_(None)) | (McpServer.next_refresh_at <= at),
+            # Nothing to list until an admin authorizes it (trying would only fail).
+            McpServer.health != "needs_auth",
         )
     )
     return [(str(a), str(b)) for a, b in rows]
@@ -607,7 +618,7 @@ def offered(s: Session, tenant_id: str) -> list[Offered]:
         .where(
             McpTool.tenant_id == tenant_id,
             McpTool.state == "approved",
-            McpServer.health != "error",
+            McpServer.health.not_in(("error", "needs_auth")),
         )
         .order_by(McpTool.exposed_name)
     )
@@ -659,6 +670,13 @@ def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
             "not_available",
             f"The MCP server '{server.name}' is failing ({server.last_error or 'no detail'}); "
             "its tools are withdrawn until it answers again.",
+            details={"server": server.name},
+        )
+    if server.health == "needs_auth":
+        raise HubError(
+            "not_connected",
+            f"The MCP server '{server.name}' needs an admin to authorize the hub again (OAuth: "
+            f"{server.last_error or 'no token'}); its tools wait until then.",
             details={"server": server.name},
         )
     pinned = t.approved_definition or t.definition

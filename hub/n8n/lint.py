@@ -17,9 +17,10 @@ Rules (DESIGN.md section 4 and the workflow contract):
   ``onError: continueErrorOutput`` with its error output connected (otherwise n8n answers
   500 "Error in workflow" when the call fails);
 * one HTTP Request node redeems the grant at ``{{ $json.body.edge_url }}`` naming this
-  integration; vendor URLs are built from the connection's ``base_url``; a multi-step
-  workflow's step recorders POST to the webhook body's ``steps_url`` with its
-  ``step_grant`` (hub.runs.steps);
+  integration; vendor URLs are built from the connection's ``base_url``; a URL taken from the
+  call's arguments (a document DocuSign takes as bytes) is fetched with a plain GET that
+  sends nothing of the credentials; a multi-step workflow's step recorders POST to the
+  webhook body's ``steps_url`` with its ``step_grant`` (hub.runs.steps);
 * no literal secret anywhere in a node (vendor key formats, private keys, ``Bearer`` /
   ``Basic`` followed by a literal, long random-looking header values);
 * no stored n8n credential but the hub's webhook auth (vendor credentials come from the
@@ -517,6 +518,9 @@ class _Linter:
             if "steps_url" in url_s:
                 self.check_step_recorder(i, n, params)
                 continue
+            if url_s.startswith("=") and ".args." in url_s and "base_url" not in url_s:
+                self.check_argument_fetch(i, n, params)
+                continue
             if not url_s.startswith("=") or "base_url" not in url_s:
                 self.add(
                     pointer("nodes", i, "parameters", "url"),
@@ -558,6 +562,23 @@ class _Linter:
                 pointer("nodes", i, "parameters", "jsonBody"),
                 f"step recorder {n.get('name')!r} must send the webhook body's step_grant "
                 "(never the credential grant): {grant: <body>.step_grant, run_id, step, result}",
+            )
+
+    def check_argument_fetch(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
+        """A URL from the call's arguments (a document the vendor takes as bytes) is fetched
+        with a plain GET carrying nothing of the grant: the caller chose that host."""
+        sends = [k for k in ("sendHeaders", "sendQuery", "sendBody") if params.get(k)]
+        method = str(params.get("method", "GET")).upper()
+        if (
+            method != "GET"
+            or sends
+            or re.search(r"credentials|access_token|grant", json.dumps(params))
+        ):
+            self.add(
+                pointer("nodes", i, "parameters"),
+                f"{n.get('name')!r} fetches a URL from the call's arguments: it must be a plain "
+                "GET that sends no headers, query or body and nothing from the credentials "
+                "(the caller chose that host; a vendor URL is built from base_url instead)",
             )
 
     def check_settings(self, settings: Any) -> None:

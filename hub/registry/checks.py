@@ -101,6 +101,19 @@ def integration_problems(doc: Doc) -> list[LintProblem]:
                         "integration's credential_fields",
                     )
                 )
+        oauth = entry.get("oauth")
+        if isinstance(oauth, dict) and "base_url_field" in oauth:
+            found = oauth.get("connections_fields")
+            targets = set(found.values()) if isinstance(found, dict) else set()
+            names = {f.get("name") for f in fields}
+            if oauth["base_url_field"] not in targets & names:
+                out.append(
+                    doc.problem(
+                        f"{base}/oauth/base_url_field",
+                        f"base_url_field '{oauth['base_url_field']}' must be a credential "
+                        "field that connections_fields fills (its pattern guards the host)",
+                    )
+                )
         out += _duplicates(doc, f"{base}/capabilities", entry.get("capabilities"), "name")
     return out
 

@@ -77,7 +77,10 @@ class OAuthSpec(_Spec):
     identity: dict[str, str] = Field(default_factory=dict)
     callback_params: dict[str, str] = Field(default_factory=dict)
     connections_url: str | None = None
+    connections_items: str | None = None
+    connections_prefer: str | None = None
     connections_fields: dict[str, str] = Field(default_factory=dict)
+    base_url_field: str | None = None
     refresh_lead_s: int = 300
     keep_alive_days: int | None = None
 

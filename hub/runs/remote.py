@@ -16,6 +16,7 @@ audited and counted. Differences that matter for safety:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -29,11 +30,12 @@ from sqlalchemy.orm import Session
 from hub.audit.service import append
 from hub.core.callers import Caller
 from hub.core.calls import CallOutcome, CallRequest, args_fingerprint
+from hub.core.errors import HubError
 from hub.core.hop import NotSent, OutcomeUnknown
 from hub.core.logs import run_id_var
 from hub.core.outbound import parse_allow
 from hub.db.base import new_id, table_of, utcnow
-from hub.federation import discovery
+from hub.federation import authorize, discovery, oauth
 from hub.federation import service as federation
 from hub.permissions.gate import ToolRef, gate
 from hub.runs.callpath import CallPath
@@ -48,7 +50,7 @@ log = logging.getLogger("hub.runs")
 # The largest result kept and returned (serialized JSON); past it the result is cut, noted.
 MAX_RESULT_BYTES = 256 * 1024
 # Failures after which the remote server provably did nothing: a retry may run again.
-REMOTE_NOTHING_SENT = ("vendor_unavailable",)
+REMOTE_NOTHING_SENT = ("vendor_unavailable", "not_connected")
 
 _runs = table_of(Run)
 # Built once (building it cost as much as running it).
@@ -79,6 +81,8 @@ class RemoteDispatch:
     started: float
     # The server said its tool list changed during the call: refresh it soon.
     list_changed: bool = False
+    # Its OAuth access token expires within seconds: refresh it (once for all) before the hop.
+    stale_token: bool = False
 
 
 def prepare_remote(
@@ -147,7 +151,7 @@ def prepare_remote(
         details={"reasoning": req.reasoning} if req.reasoning else {},
     )
     allow = parse_allow(path.settings.outbound_allow)
-    headers, secrets = federation.call_credential(s, path.vault, caller.tenant_id, target)
+    headers, secrets, stale = federation.call_credential(s, path.vault, caller.tenant_id, target)
     endpoint = discovery.Endpoint(
         url=target.url,
         transport=target.transport,
@@ -165,6 +169,7 @@ def prepare_remote(
         secrets=secrets,
         args=req.args,
         started=time.perf_counter(),
+        stale_token=stale,
     )
 
 
@@ -252,6 +257,15 @@ def finish_remote(
     return CallOutcome(status, d.run_id, error={"kind": kind or status, "message": message or ""})
 
 
+async def _fresh_token(path: CallPath, d: RemoteDispatch) -> tuple[discovery.Endpoint, list[str]]:
+    """The endpoint with a refreshed OAuth access token, and the secrets to scrub."""
+    grant = await authorize.current(
+        path.db, path.vault, path.settings, d.tenant_id, d.target.server_id
+    )
+    headers = oauth.headers_of(grant)
+    return dataclasses.replace(d.endpoint, headers=headers), oauth.secrets_of(grant)
+
+
 async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
     """Prepare (DB), call the remote tool with the SDK client, finish (DB)."""
     prepared = await path.db.writer.run(lambda s: prepare_remote(s, path, caller, req))
@@ -263,6 +277,8 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
         result: types.CallToolResult | None = None
         failure: tuple[str, str] | None = None
         try:
+            if d.stale_token:
+                d.endpoint, d.secrets = await _fresh_token(path, d)
             ep, transport = d.endpoint, d.endpoint.transport
             changed = lambda: setattr(d, "list_changed", True)  # noqa: E731
             if path.sessions.fits(ep, transport):
@@ -296,6 +312,8 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
             )
         except discovery.RemoteError as exc:
             failure = ("remote_tool_error", f"The MCP server refused the call: {exc.message}")
+        except HubError as exc:  # the OAuth grant is gone or its AS is down: nothing sent
+            failure = (exc.kind, f"{exc.message} Nothing was sent.")
         outcome = await path.db.writer.run(lambda s: finish_remote(s, d, result, failure))
         log.info(
             "remote tool call",

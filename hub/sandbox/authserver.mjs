@@ -2,7 +2,7 @@
 // certified) configured like the providers the hub talks to. Started by hub/sandbox/authserver.py
 // with one argument, a JSON file:
 //   {port, access_ttl, clients: [{client_id, client_secret, redirect_uris, rotate, refresh,
-//    auth_method}], scopes: [...]}
+//    auth_method, accounts}], scopes: [...]}
 // PKCE is required for every client; refresh tokens rotate only for the clients whose real
 // provider rotates them; access tokens are opaque and short-lived, checked by the sandbox's
 // vendor proxy through token introspection.
@@ -75,6 +75,23 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/__delay') {
     delayNextMs = Number(ctx.query.ms || 0);
     ctx.body = { delay_ms: delayNextMs };
+    return;
+  }
+  if (ctx.path === '/oauth/userinfo' && ctx.method === 'GET') {
+    // DocuSign's userinfo (account.docusign.com/oauth/userinfo): who the token is for and the
+    // accounts it may use, each with its own API host (base_uri), for the clients given some.
+    const auth = ctx.get('authorization') || '';
+    const value = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
+    const token = value ? await provider.AccessToken.find(value) : undefined;
+    const client = token && conf.clients.find((c) => c.client_id === token.clientId);
+    if (!token || !client || !Array.isArray(client.accounts)) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_request', error_description: 'The access token provided is expired, revoked or malformed.' };
+      return;
+    }
+    const sub = String(token.accountId);
+    const email = sub.includes('@') ? sub : `${sub}@example.test`;
+    ctx.body = { sub, name: sub, email, accounts: client.accounts };
     return;
   }
   const isToken = ctx.path === '/token' && ctx.method === 'POST';

@@ -6,6 +6,8 @@ process standing in for every OAuth provider, each integration a client of its o
 PKCE is required, access tokens live ``access_ttl`` seconds, and refresh tokens rotate only for
 the clients marked ``rotate`` (where the real provider rotates). ``counts()`` reads how many
 requests reached the token endpoint (the single-flight tests and the benchmark count them).
+A client given ``accounts`` also gets DocuSign's ``GET /oauth/userinfo`` (the user's accounts,
+each with its API host), which the hub reads after the grant.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ class OAuthClient:
     auth_method: str = "client_secret_post"
     # Answer refreshes without a refresh token, as Google does.
     omit_refresh_on_refresh: bool = False
+    # DocuSign: the accounts `GET /oauth/userinfo` lists for this client's tokens
+    # ({account_id, is_default, account_name, base_uri}); None: no userinfo for it.
+    accounts: list[dict[str, object]] | None = None
 
 
 @dataclass

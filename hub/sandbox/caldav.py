@@ -37,6 +37,10 @@ def _app_password() -> str:
     return "-".join("".join(secrets.choice(letters) for _ in range(4)) for _ in range(4))
 
 
+class _PortTaken(Exception):
+    """Radicale's port was taken between choosing it and binding it."""
+
+
 class CalDavServer:
     """Radicale as a child process in its own process group, with one user and calendar."""
 
@@ -110,9 +114,24 @@ class CalDavServer:
         return config
 
     def start(self) -> CalDavServer:
-        """Start Radicale and wait until it answers; SandboxError (with its log) if not."""
+        """Start Radicale and wait until it answers; SandboxError (with its log) if not.
+
+        A port this server picked itself and another process took before Radicale bound it
+        (a busy machine) is picked again, up to three times."""
         if self._proc is not None:
             return self
+        picked = not self.port
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except _PortTaken as exc:
+                self.stop()
+                if not picked or attempt == 2:
+                    raise SandboxError(str(exc)) from None
+                self.port = 0
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> CalDavServer:
         self._dir = Path(tempfile.mkdtemp(prefix="hub-caldav-"))
         self._dir.chmod(0o700)
         self.port = self.port or free_port(self.host)
@@ -130,6 +149,10 @@ class CalDavServer:
         with httpx.Client(timeout=2.0) as client:
             while True:
                 if self._proc.poll() is not None:
+                    self._log_fh.flush()
+                    tail = log_tail(self.log_path, 30, missing="(no log)")
+                    if "Address already in use" in tail:
+                        raise _PortTaken(f"radicale could not bind port {self.port}:\n{tail}")
                     raise SandboxError(
                         f"radicale (CalDAV) exited with {self._proc.returncode} on port "
                         f"{self.port}; is radicale installed (uv sync)? log {self.log_path}:\n"

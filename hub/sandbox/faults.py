@@ -133,6 +133,20 @@ def vendor_error_body(vendor: str, status: int) -> dict[str, Any]:
             else ("INVALID_REQUEST_ERROR", "BAD_REQUEST"),
         )
         return {"errors": [{"category": category, "code": error_code, "detail": phrase}]}
+    if vendor == "docusign":
+        # eSignature REST errors are {errorCode, message}; a dead token gets this one.
+        error_code, message = {
+            401: (
+                "AUTHORIZATION_INVALID_TOKEN",
+                "The access token provided is expired, revoked or malformed.",
+            ),
+            403: ("USER_LACKS_PERMISSIONS", "This user lacks sufficient permissions."),
+            429: (
+                "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+                "The maximum number of hourly API invocations has been exceeded.",
+            ),
+        }.get(status, ("UNSPECIFIED_ERROR", phrase))
+        return {"errorCode": error_code, "message": message}
     if vendor == "google_maps_geocode":
         # The real Geocoding API usually answers 200 with one of these statuses; use a
         # fault with status 200 and this body to get that exact behaviour.

@@ -16,12 +16,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from hub.accounts.oauth_states import purge_states
 from hub.audit import service as audit
 from hub.connections import service as connections
 from hub.connections.links import purge_links
 from hub.connections.oauth import keepalive as oauth_keepalive
-from hub.connections.oauth.states import purge_states
 from hub.db.engine import Database
+from hub.federation import authorize as mcp_authorize
 from hub.federation import refresh as mcp_refresh
 from hub.n8n import liveness
 from hub.permissions import queue
@@ -102,8 +103,11 @@ def job_expire_authorizations(rt: Runtime) -> int:
 
 
 def job_refresh_tokens(rt: Runtime) -> int:
-    """OAuth tokens about to expire, or idle too long, are refreshed (one flight each)."""
-    return oauth_keepalive.refresh_due(rt.db, rt.calls.refresher)
+    """OAuth tokens about to expire, or idle too long, are refreshed (one flight each):
+    integrations' and remote MCP servers'."""
+    return oauth_keepalive.refresh_due(rt.db, rt.calls.refresher) + mcp_authorize.refresh_expiring(
+        rt.db, rt.vault, rt.settings
+    )
 
 
 def job_purge_oauth_states(rt: Runtime) -> int:

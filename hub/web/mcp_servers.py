@@ -17,11 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from hub.core.errors import HubError
 from hub.core.outbound import parse_allow
-from hub.federation import service
+from hub.federation import authorize, service
 from hub.federation.pinning import PINNED_FIELDS
 from hub.federation.refresh import refresh
 from hub.web import state
 from hub.web.guard import ConsoleRoute, PageError, checked_form, console
+from hub.web.oauth import continue_page
 from hub.web.render import render
 from hub.web.session import Console
 
@@ -79,6 +80,7 @@ def _page(
         "form": form or {"transport": "auto", "auth": "none"},
         "permissions": PERMISSIONS,
         "pinned": PINNED_FIELDS,
+        "oauth_redirect": authorize.callback_uri(request.app.state.settings.base_url),
     }
     with state.db(request).session() as s:
         return render(request, "mcp_servers.html", ctx, c=c, s=s, status=status)
@@ -95,6 +97,10 @@ def mcp_servers(
         "rejected": "Tool rejected: agents will not be offered it.",
         "refreshed": "Tool list refreshed.",
         "removed": "Server removed, with its tools and its stored secret.",
+        "authorized": "Authorized: the hub holds the server's tokens (never shown) and listed "
+        "its tools below, pending your approval.",
+        "authorized_unlisted": "Authorized, but the first listing failed: see the server's "
+        "last error, then Refresh now.",
     }.get(done or "")
     return _page(request, c, flash=flash)
 
@@ -114,7 +120,8 @@ async def add_server(request: Request, c: Console = Depends(console)) -> Respons
     form = await checked_form(request, c)
     _guard(c)
     values = {
-        k: str(form.get(k) or "").strip() for k in ("name", "url", "transport", "auth", "header")
+        k: str(form.get(k) or "").strip()
+        for k in ("name", "url", "transport", "auth", "header", "client_id")
     }
     secret = str(form.get("secret") or "")
     auth: dict[str, Any] = {"type": values["auth"] or "none"}
@@ -122,6 +129,8 @@ async def add_server(request: Request, c: Console = Depends(console)) -> Respons
         auth["token"] = secret
     elif auth["type"] == "header":
         auth.update({"header": values["header"], "value": secret})
+    elif auth["type"] == "oauth" and values["client_id"]:
+        auth.update({"client_id": values["client_id"], "client_secret": secret or None})
     st = request.app.state
 
     def _save() -> str:
@@ -146,12 +155,45 @@ async def add_server(request: Request, c: Console = Depends(console)) -> Respons
         return await anyio.to_thread.run_sync(
             lambda: _page(request, c, error=message, form=values, status=status)
         )
+    if auth["type"] == "oauth":
+        # Nothing can be listed before consent: go to the server's sign-in page now.
+        return await _authorize(request, c, sid, "Registered, but authorizing could not start")
     problem = await _refresh(request, c, sid)
     if problem:
         return await anyio.to_thread.run_sync(
             lambda: _page(request, c, error=f"Registered, but the first listing failed: {problem}")
         )
     return RedirectResponse("/mcp-servers?done=added", status_code=303)
+
+
+async def _authorize(request: Request, c: Console, server_id: str, failed: str) -> Response:
+    st = request.app.state
+    try:
+        url = await authorize.start(
+            st.db,
+            st.vault,
+            st.settings,
+            tenant_id=c.tenant_id,
+            user_id=c.caller.user_id,
+            actor=c.caller.actor,
+            server_id=server_id,
+        )
+    except HubError as exc:
+        if exc.kind == "not_found":
+            raise
+        message = f"{failed}: {exc.message}"
+        return await anyio.to_thread.run_sync(lambda: _page(request, c, error=message))
+    return continue_page(url, "Continue to the server's sign-in page to authorize the hub")
+
+
+@router.post("/mcp-servers/{server_id}/oauth")
+async def authorize_server(
+    server_id: str, request: Request, c: Console = Depends(console)
+) -> Response:
+    """Send the admin to the server's authorization server to consent (PKCE, one state)."""
+    await checked_form(request, c)
+    _guard(c)
+    return await _authorize(request, c, server_id, "Authorizing could not start")
 
 
 @router.post("/mcp-servers/{server_id}/refresh")

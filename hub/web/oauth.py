@@ -55,15 +55,21 @@ async def _start_flow(
         url = await anyio.to_thread.run_sync(_start)
     except HubError as exc:
         raise PageError(exc.status, "Cannot connect", exc.message) from None
-    # Not a redirect: the console's CSP (form-action 'self') stops a form's redirect to
-    # another origin. A page that moves on by itself (and offers the link) is not a form
-    # action, and keeps that policy strict for every other form.
+    return continue_page(url, "Continue to the provider to approve access")
+
+
+def continue_page(url: str, label: str) -> HTMLResponse:
+    """A page that moves on to an authorization server by itself (and offers the link).
+
+    Not a redirect: the console's CSP (form-action 'self') stops a form's redirect to
+    another origin. A page that moves on by itself is not a form action, and keeps that
+    policy strict for every other form."""
     href = html.escape(url, quote=True)
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="0;url={href}">'
         "<title>Continue to the provider</title></head><body>"
-        f'<p><a href="{href}">Continue to the provider to approve access</a></p></body></html>'
+        f'<p><a href="{href}">{html.escape(label)}</a></p></body></html>'
     )
     return HTMLResponse(body, headers={"Referrer-Policy": "no-referrer"})
 

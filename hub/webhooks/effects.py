@@ -12,7 +12,7 @@ from typing import Any
 
 from hub.db.engine import Database
 from hub.webhooks.effects_base import NotYet
-from hub.webhooks.esignature import dropbox_sign_effect
+from hub.webhooks.esignature import docusign_effect, dropbox_sign_effect
 from hub.webhooks.models import WebhookEvent
 from hub.webhooks.payments import stripe_effect
 from vault import Vault
@@ -22,7 +22,11 @@ __all__ = ["EFFECTS", "NotYet", "apply"]
 Effect = Callable[[Database, Vault, WebhookEvent], Awaitable[dict[str, Any] | None]]
 
 #: provider -> effect; providers without one are only stored and forwarded.
-EFFECTS: dict[str, Effect] = {"stripe": stripe_effect, "dropbox_sign": dropbox_sign_effect}
+EFFECTS: dict[str, Effect] = {
+    "stripe": stripe_effect,
+    "dropbox_sign": dropbox_sign_effect,
+    "docusign": docusign_effect,
+}
 
 
 async def apply(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:

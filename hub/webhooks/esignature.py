@@ -1,14 +1,22 @@
-"""Dropbox Sign events: the send_contract run learns the signed status and document URL.
+"""E-signature events: the send_contract run learns the signed status and document URL.
 
 Dropbox Sign signs only an event's time and type, not its body (SECURITY 14), so nothing in
 the body is believed: the effect reads the signature request back from Dropbox Sign with the
 connection's API key and records what the vendor says. When the read fails the event is
 retried like any delivery (NotYet).
+
+DocuSign Connect signs the whole raw body with the account's HMAC key (verified at the door),
+so its envelope status is believed as sent, with no read back: a read would add a vendor call
+(and an OAuth token on the hub's side) to learn what the signed body already says. What the
+body cannot decide is taken from the connection instead: the event must be for the
+connection's DocuSign account, and the document URL is built from the connection's API host
+and account, never from a URL in the body.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -132,3 +140,79 @@ async def dropbox_sign_effect(
 
     touched = await db.writer.run(write)
     return {"runs_marked": touched, "vendor_status": status, "document_url": facts["document_url"]}
+
+
+#: DocuSign Connect event -> the contract status it records (other events are only stored).
+DOCUSIGN_STATES = {
+    "envelope-completed": "signed",
+    "envelope-declined": "declined",
+    "envelope-voided": "canceled",
+}
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _docusign_account(s: Session, ev: WebhookEvent) -> tuple[str, str | None]:
+    """The connection's eSignature API host and account id (what the body is checked against)."""
+    ep = get_endpoint(s, ev.tenant_id, ev.endpoint_id)
+    conn = get_connection(s, ev.tenant_id, ep.connection_id)
+    base = conn.base_url or get_integration(s, conn.integration_slug).definition["base_url"]
+    account = conn.config.get("account_id")
+    return base.rstrip("/"), account if isinstance(account, str) and account else None
+
+
+async def docusign_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
+    """Record an envelope's completion, decline or void on its send_contract run."""
+    status = DOCUSIGN_STATES.get(ev.event_type)
+    if status is None:
+        return None
+    doc = events.payload(ev)
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict):
+        return None
+    envelope_id = data.get("envelopeId")
+    if not isinstance(envelope_id, str) or not GUID.fullmatch(envelope_id):
+        return None
+    with db.session() as s:
+        base, account = _docusign_account(s, ev)
+    claimed = data.get("accountId")
+    if account and isinstance(claimed, str) and claimed.lower() != account.lower():
+        # Signed with this endpoint's key, but about another account: recorded, not applied.
+        return {"runs_marked": [], "ignored": "the event is for another DocuSign account"}
+    document_url = (
+        f"{base}/restapi/v2.1/accounts/{account}/envelopes/{envelope_id}/documents/combined"
+        if status == "signed" and account
+        else None
+    )
+    facts = {
+        "status": status,
+        "signed": status == "signed",
+        "document_url": document_url,
+        "status_checked_at": utcnow().isoformat(),
+        "status_event_id": ev.id,
+    }
+
+    def write(s: Session) -> list[str]:
+        touched = runs.annotate_results(
+            s,
+            ev.tenant_id,
+            provider="docusign",
+            tools=("send_contract",),
+            key="contract_id",
+            value=envelope_id,
+            fields=facts,
+        )
+        for run_id in touched:
+            record(
+                s,
+                ev.tenant_id,
+                "webhooks",
+                f"contract.{status}",
+                target=envelope_id,
+                integration="docusign",
+                run_id=run_id,
+                details={"event": ev.id, "event_type": ev.event_type},
+            )
+        return touched
+
+    touched = await db.writer.run(write)
+    return {"runs_marked": touched, "vendor_status": status, "document_url": document_url}

@@ -173,6 +173,42 @@ def test_mcp_servers_add_list_approve_refresh_remove(env):
     assert "mcs_" not in hub(env, "mcp-servers", "list", "--tenant", "mcpco").stdout
 
 
+def test_mcp_servers_add_oauth_then_authorize_prints_the_consent_url(env):
+    """An OAuth server from the CLI: registered waiting for consent; `authorize` discovers
+    the real authorization server and prints the URL (PKCE, resource, the given client)."""
+    import secrets as _secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    from hub.sandbox.authserver import AuthServer, OAuthClient
+    from tests.federation.protected import protected_server
+
+    env["HUB_MASTER_KEY"] = new_master_key()
+    env["HUB_OUTBOUND_ALLOW"] = "127.0.0.0/8"
+    env["CLIENT_SECRET"] = "client-" + os.urandom(8).hex()
+    env["COLUMNS"] = "250"  # rich wraps table cells to the terminal's width
+    rs = OAuthClient("mcp-resource", _secrets.token_urlsafe(24), ["http://127.0.0.1/none"])
+    hub(env, "tenants", "create", "oauthco")
+    with (
+        AuthServer([rs], scopes=["mcp:tools"]) as issuer,
+        protected_server(issuer, rs) as (
+            url,
+            _,
+        ),
+    ):
+        out = hub(
+            env, "mcp-servers", "add", "secure", url, "--tenant", "oauthco", "--auth", "oauth",
+            "--client-id", "hub-pre", "--secret-env", "CLIENT_SECRET",
+        )  # fmt: skip
+        assert "hub mcp-servers authorize secure" in out.stdout, out.stdout
+        assert "needs_auth" in hub(env, "mcp-servers", "list", "--tenant", "oauthco").stdout
+        got = hub(env, "mcp-servers", "authorize", "secure", "--tenant", "oauthco").stdout
+        link = next(line for line in got.splitlines() if line.startswith(issuer.url))
+        q = parse_qs(urlsplit(link).query)
+        assert q["client_id"] == ["hub-pre"] and q["resource"] == [url]
+        assert q["code_challenge_method"] == ["S256"] and q["scope"] == ["mcp:tools offline_access"]
+        assert env["CLIENT_SECRET"] not in out.stdout + out.stderr + got
+
+
 def test_oauth_register_keeps_the_secret_out_of_sight(env):
     env["HUB_MASTER_KEY"] = new_master_key()
     secret = "oauth-secret-canary-" + os.urandom(8).hex()

@@ -12,10 +12,29 @@ from hub.sandbox.authserver import AuthServer, OAuthClient
 
 # Which sandbox clients stand for which integration, with the real provider's habits:
 # Google never rotates and answers refreshes without a refresh token; Microsoft rotates.
+# DocuSign takes the client secret by Basic auth and lists the user's accounts at userinfo,
+# each with its own API host; the one marked default becomes the connection's.
+DOCUSIGN_ACCOUNT = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+DOCUSIGN_OTHER_ACCOUNT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+DOCUSIGN_ACCOUNTS = [
+    {
+        "account_id": DOCUSIGN_OTHER_ACCOUNT,
+        "is_default": False,
+        "account_name": "Sparkle Holdings",
+        "base_uri": "https://eu.docusign.net",
+    },
+    {
+        "account_id": DOCUSIGN_ACCOUNT,
+        "is_default": True,
+        "account_name": "Sparkle Window Cleaning",
+        "base_uri": "https://demo.docusign.net",
+    },
+]
 HABITS = {
     "google_calendar": {"omit_refresh_on_refresh": True},
     "outlook_calendar": {"rotate": True},
     "google_business_profile": {"omit_refresh_on_refresh": True},
+    "docusign": {"auth_method": "client_secret_basic", "accounts": DOCUSIGN_ACCOUNTS},
 }
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
@@ -23,6 +42,8 @@ SCOPES = [
     "https://www.googleapis.com/auth/business.manage",
     "User.Read",
     "Calendars.ReadWrite",
+    "signature",
+    "extended",
 ]
 
 

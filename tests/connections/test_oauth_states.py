@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from hub.connections.models import OAuthState
-from hub.connections.oauth.states import STATE_TTL, consume_state, create_state
+from hub.accounts.models import OAuthState
+from hub.accounts.oauth_states import STATE_TTL, consume_state, create_state
 from hub.core.errors import HubError
 from hub.db.base import utcnow
 

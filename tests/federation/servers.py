@@ -184,9 +184,9 @@ def sse_only_app() -> ASGIApp:
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
+def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     """Serve an ASGI app on a loopback port in a thread; yields its base URL; stops it."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     t = threading.Thread(target=server.run, daemon=True, name=f"mcp-{port}")

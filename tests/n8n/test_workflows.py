@@ -79,6 +79,7 @@ EXPECTED = {
     "apple_calendar/create_calendar_event",
     "apple_calendar/list_calendar_events",
     "dropbox_sign/send_contract",
+    "docusign/send_contract",
     "google_business_profile/post_to_social",
     # Save & Test's internal tool: the vendor's cheapest authenticated read.
     "twilio/verify_credentials",
@@ -87,9 +88,10 @@ EXPECTED = {
     "sendgrid/verify_credentials",
     "mailgun/verify_credentials",
     "dropbox_sign/verify_credentials",
+    "docusign/verify_credentials",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
-HANDLERS = {"twilio/on_event"}
+HANDLERS = {"twilio/on_event", "docusign/on_event"}
 # Multi-step workflows (their tools declare `steps`): they record each step at steps_url.
 MULTI_STEP = {"stripe/send_invoice"}
 
@@ -114,11 +116,13 @@ def test_shipped_workflows_follow_the_contract_shape():
             "id": WEBHOOK_CREDENTIAL_PLACEHOLDER,
             "name": "hub webhook auth",
         }
-        # Webhook -> Edge -> Vendor -> Respond(s): no Code nodes, few nodes (a multi-step
+        # Webhook -> Edge -> Vendor -> Respond(s): no Code nodes, few nodes (DocuSign's
+        # send_contract also fetches and encodes the document first: 10; a multi-step
         # workflow has an IF, a vendor call and a step recorder per step).
         types = [n["type"] for n in wf["nodes"]]
         assert "n8n-nodes-base.code" not in types
-        assert len(types) <= (40 if f.ref.key in MULTI_STEP else 8), f.ref.key
+        most = 40 if f.ref.key in MULTI_STEP else 10 if f.ref.key == "docusign/send_contract" else 8
+        assert len(types) <= most, f.ref.key
         if f.ref.key in HANDLERS:  # a handler that calls no vendor redeems no grant
             continue
         edge = next(n for n in wf["nodes"] if "edge_url" in n["parameters"].get("url", ""))
@@ -469,6 +473,36 @@ def test_lint_folder_reports_a_webhook_path_used_twice(tmp_path):
     _write(tmp_path / "wf", wf, "twilio/send_sms.v2.json")
     problems = lint_folder(tmp_path / "wf")
     assert any("also used by twilio/send_sms.v1.json" in p.reason for p in problems)
+
+
+DOCUSIGN_SEND = SHIPPED / "docusign" / "send_contract.v1.json"
+TOKEN_EXPR = "={{ 'Bearer ' + $('Get credentials').first().json.credentials.access_token }}"
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        {
+            "sendHeaders": True,
+            "headerParameters": {"parameters": [{"name": "Authorization", "value": TOKEN_EXPR}]},
+        },
+        {"sendQuery": True, "queryParameters": {"parameters": [{"name": "t", "value": "x"}]}},
+        {"method": "POST"},
+    ],
+    ids=["credential_header", "query", "post"],
+)
+def test_a_fetch_of_a_url_from_the_arguments_must_send_nothing(tmp_path, leak):
+    """DocuSign's send_contract GETs the caller's document link: that host is the caller's
+    choice, so the node may carry nothing of the grant (nor anything else)."""
+    wf = json.loads(DOCUSIGN_SEND.read_text())
+    assert lint_workflow(wf, parse_path(DOCUSIGN_SEND), "x") == []
+    _node(wf, "Fetch document")["parameters"].update(leak)
+    rel = "docusign/send_contract.v1.json"
+    problems = errors(lint_file(_write(tmp_path, wf, rel), root=tmp_path))
+    i = _index(wf, "Fetch document")
+    assert [(p.path, "fetches a URL from the call's arguments" in p.reason) for p in problems] == [
+        (f"/nodes/{i}/parameters", True)
+    ]
 
 
 def test_lint_allows_expressions_built_from_the_grant():

@@ -97,3 +97,29 @@ def test_sigterm_to_the_sandbox_command_stops_radicale_too():
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_a_taken_port_is_refused_with_radicales_reason(tmp_path):
+    """A port the caller named and something else holds: a clear error, nothing left running
+    (a port the server picks itself is picked again instead)."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        server = CalDavServer(port=port, log_path=tmp_path / "radicale.log")
+        try:
+            server.start()
+        except Exception as exc:  # the message is what is checked
+            assert f"could not bind port {port}" in str(exc)
+            assert "Address already in use" in str(exc)
+        else:
+            server.stop()
+            raise AssertionError("radicale started on a port another socket holds")
+        assert server._proc is None and server._dir is None
+    picked = CalDavServer(log_path=tmp_path / "picked.log").start()
+    try:
+        assert picked.port and port_in_use(picked.port)
+    finally:
+        picked.stop()

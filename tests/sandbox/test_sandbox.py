@@ -132,6 +132,13 @@ def test_rate_limit_fault_with_retry_after_then_service_resumes(sb):
             401,
             lambda b: "authorization" in b["errors"][0]["message"],
         ),
+        (
+            "docusign",
+            "POST",
+            "/restapi/v2.1/accounts/x/envelopes",
+            401,
+            lambda b: b["errorCode"] == "AUTHORIZATION_INVALID_TOKEN",
+        ),
     ],
 )
 def test_faults_answer_in_the_vendors_error_shape(sb, vendor, method, path, status, check):

@@ -94,3 +94,45 @@ def test_prism_answers_a_payment_intent_with_the_example(sandbox):
     body = resp.json()
     assert body["id"].startswith("pi_") and body["currency"] == "usd"
     assert body["status"] == "succeeded" and body["object"] == "payment_intent"
+
+
+# -- DocuSign (Swagger 2.0: examples per response, schemas under definitions) ------------
+
+DOCUSIGN = json.loads(available_vendors()["docusign"].read_text())
+DOCUSIGN_EXAMPLES = [
+    (f"{method.upper()} {path} {code}", answer["schema"], answer["examples"]["application/json"])
+    for path, ops in DOCUSIGN["paths"].items()
+    for method, op in ops.items()
+    if isinstance(op, dict)
+    for code, answer in op.get("responses", {}).items()
+    if "examples" in answer
+]
+
+
+def test_docusign_spec_has_examples_for_the_operations_the_workflows_call():
+    assert sorted(label for label, _, _ in DOCUSIGN_EXAMPLES) == [
+        "GET /restapi/v2.1/accounts/{accountId} 200",
+        "POST /restapi/v2.1/accounts/{accountId}/envelopes 201",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("label", "schema", "value"), DOCUSIGN_EXAMPLES, ids=[e[0] for e in DOCUSIGN_EXAMPLES]
+)
+def test_docusign_example_matches_the_vendors_schema(label, schema, value):
+    validator = jsonschema.Draft4Validator({**schema, "definitions": DOCUSIGN["definitions"]})
+    assert [e.message for e in validator.iter_errors(value)] == [], label
+    # and the validator can refuse: a number where DocuSign has strings
+    key = next(k for k, v in value.items() if isinstance(v, str))
+    assert list(validator.iter_errors({**value, key: 7}))
+
+
+def test_prism_answers_an_envelope_with_the_example(sandbox):
+    resp = httpx.post(
+        sandbox.base_url("docusign") + "/restapi/v2.1/accounts/0f1e2d3c/envelopes",
+        json={"emailSubject": "Agreement", "status": "sent", "templateId": "t-1"},
+        timeout=10,
+    )
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["status"] == "sent" and body["uri"] == f"/envelopes/{body['envelopeId']}"

@@ -84,7 +84,7 @@ def test_killed_after_ack_delivered_after_restart(live_hub):
         assert all(e["status"] in ("received", "delivering") for e in stored)
 
         proc = start_hub(hub, port)  # n8n reachable now
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: a busy 2-core runner
         while True:
             stored = httpx.get(
                 f"{hub.url}/api/events", params={"provider": "twilio"}, headers=t.h("admin")

@@ -4,19 +4,20 @@ code, store the tokens, connect). The token call runs outside any database trans
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session
 
+from hub.accounts.oauth_states import consume_state, create_state
 from hub.audit.service import record
 from hub.connections.health import set_status
 from hub.connections.models import Connection
 from hub.connections.oauth import client as oauth
 from hub.connections.oauth.apps import provider_and_client, redirect_uri
 from hub.connections.oauth.provider import Provider
-from hub.connections.oauth.states import consume_state, create_state
 from hub.connections.oauth.tokens import expiry_of, token_fields, token_hints
 from hub.connections.records import check_base_url, connection_for
 from hub.core.errors import HubError
@@ -109,7 +110,8 @@ def _identity(provider: Provider, tok: oauth.TokenSet) -> str:
 
 
 def _connections_lookup(provider: Provider, tok: oauth.TokenSet) -> dict[str, str]:
-    """Xero-style: the account (tenant) ids come from a connections endpoint after the grant."""
+    """The account the grant is for, from a GET after the exchange: Xero's connections (the
+    first item), DocuSign's userinfo (the `accounts` item marked `is_default`)."""
     if not provider.connections_url:
         return {}
     try:
@@ -118,13 +120,35 @@ def _connections_lookup(provider: Provider, tok: oauth.TokenSet) -> dict[str, st
             headers={"Authorization": f"Bearer {tok.access_token}"},
             timeout=oauth.TIMEOUT_S,
         )
-        items = resp.json() if resp.status_code == 200 else []
+        doc = resp.json() if resp.status_code == 200 else []
     except (httpx.HTTPError, ValueError):
-        items = []
-    first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        doc = []
+    if provider.connections_items:
+        doc = doc.get(provider.connections_items) if isinstance(doc, dict) else []
+    items = [i for i in doc if isinstance(i, dict)] if isinstance(doc, list) else []
+    prefer = provider.connections_prefer
+    preferred = [i for i in items if prefer and i.get(prefer) in (True, "true")]
+    first = (preferred or items or [{}])[0]
     return {
-        dst: str(first[src]) for src, dst in provider.connections_fields.items() if src in first
+        dst: str(first[src])
+        for src, dst in provider.connections_fields.items()
+        if isinstance(first.get(src), str | int) and not isinstance(first.get(src), bool)
     }
+
+
+def _usable(definition: dict[str, Any], found: dict[str, str]) -> dict[str, str]:
+    """Found values that fit their credential field's pattern; the others are not kept (an
+    odd answer must not become, say, the host the access token is sent to)."""
+    patterns = {
+        f["name"]: f["pattern"] for f in definition.get("credential_fields", []) if f.get("pattern")
+    }
+    kept = {k: v for k, v in found.items() if k not in patterns or re.fullmatch(patterns[k], v)}
+    if len(kept) < len(found):
+        log.warning(
+            "oauth account lookup answered values of an unexpected form",
+            extra={"fields": sorted(set(found) - set(kept))},
+        )
+    return kept
 
 
 def complete(
@@ -183,9 +207,9 @@ def complete(
         for src, dst in pending.provider.callback_params.items()
         if src in params
     }
-    config.update(_connections_lookup(pending.provider, tok))
+    found = _connections_lookup(pending.provider, tok)
     with db.session() as s:
-        return store_tokens(s, vault, pending, tok, account, config)
+        return store_tokens(s, vault, pending, tok, account, config, found=found)
 
 
 def store_tokens(
@@ -195,8 +219,15 @@ def store_tokens(
     tok: oauth.TokenSet,
     account: str,
     config: dict[str, Any],
+    *,
+    found: dict[str, str] | None = None,
 ) -> Connection:
-    """Create or reconnect the tenant's connection with fresh tokens."""
+    """Create or reconnect the tenant's connection with fresh tokens.
+
+    `config` comes from the callback (the account the user picked: it replaces what was set);
+    `found` from the account lookup, a default guess that fills only fields not yet set (an
+    admin's choice of another account survives a reconnect). A found API host becomes the
+    base URL unless one was set (a sandbox in tests, an admin's override)."""
     conn = connection_for(s, p.tenant_id, p.integration)
     fresh = conn is None or conn.credential_id is None
     if conn is None:
@@ -225,7 +256,13 @@ def store_tokens(
     )
     conn.credential_id = cred.id
     conn.token_expires_at = expiry_of(tok)
-    conn.config = {**conn.config, **config}
+    found = _usable(get_integration(s, p.integration).definition, found or {})
+    conn.config = {**found, **conn.config, **config}
+    field = p.provider.base_url_field
+    host = found.get(field) if field else None
+    if host and field and conn.base_url is None and conn.config.get(field) == host:
+        conn.base_url = check_base_url(host)
+    account = account or found.get("account_name", "")
     if account:
         conn.account_label = account
     conn.connected_via = p.connected_via

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from hub.connections.models import OAuthState
+from hub.accounts.models import OAuthState
 from hub.core.errors import HubError
 from hub.db.base import rowcount, utcnow
 

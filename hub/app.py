@@ -35,9 +35,10 @@ from hub.permissions.policy import configure as configure_policy
 from hub.permissions.routes import router as permissions_router
 from hub.runs.alerts import alert_loop
 from hub.runs.callpath import EDGE_PATH
-from hub.runs.edge import resolve_credentials
+from hub.runs.edge import record_step, resolve_credentials
 from hub.runs.routes import CALL_PATH, call_tool
 from hub.runs.routes import router as runs_router
+from hub.runs.steps import STEPS_PATH
 from hub.runs.test_routes import router as test_router
 from hub.runs.testcall import test_connection
 from hub.runtime import Runtime, open_runtime
@@ -130,5 +131,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Every REST tool call, likewise first and without FastAPI's request handling.
     app.router.routes.insert(1, Route(CALL_PATH, endpoint=call_tool, methods=["POST"]))
     app.router.routes.insert(2, Route(EDGE_PATH, endpoint=resolve_credentials, methods=["POST"]))
+    app.router.routes.insert(3, Route(STEPS_PATH, endpoint=record_step, methods=["POST"]))
     webhooks.install(app)  # inbound vendor webhooks (hub.webhooks), in their own lane
     return app

@@ -17,6 +17,8 @@ from typing import Any
 NOTHING_SENT = ("n8n_unavailable", "rate_limited", "paused")
 
 # Error kinds a workflow may answer with (the workflow contract); anything else is an outage.
+# step_unrecorded: a multi-step workflow stopped because the hub did not record a step the
+# vendor had done (nothing after it was sent; the run is not retried blindly).
 WORKFLOW_ERROR_KINDS = (
     "auth",
     "rate_limited",
@@ -24,6 +26,7 @@ WORKFLOW_ERROR_KINDS = (
     "invalid_request",
     "not_found",
     "conflict",
+    "step_unrecorded",
 )
 
 

@@ -26,6 +26,7 @@ ERROR_STATUS: dict[str, int] = {
     "not_available": 409,
     "outcome_unknown": 504,
     "grant_refused": 502,
+    "step_unrecorded": 502,
     "outbound_refused": 422,
     "tool_held": 409,
     "vault": 500,

@@ -19,7 +19,8 @@ Rules (DESIGN.md section 4 and the workflow contract):
 * one HTTP Request node redeems the grant at ``{{ $json.body.edge_url }}`` naming this
   integration; vendor URLs are built from the connection's ``base_url``; a URL taken from the
   call's arguments (a document DocuSign takes as bytes) is fetched with a plain GET that
-  sends nothing of the credentials;
+  sends nothing of the credentials; a multi-step workflow's step recorders POST to the
+  webhook body's ``steps_url`` with its ``step_grant`` (hub.runs.steps);
 * no literal secret anywhere in a node (vendor key formats, private keys, ``Bearer`` /
   ``Basic`` followed by a literal, long random-looking header values);
 * no stored n8n credential but the hub's webhook auth (vendor credentials come from the
@@ -514,6 +515,9 @@ class _Linter:
             if "edge_url" in url_s:
                 edge_nodes.append((i, n, params))
                 continue
+            if "steps_url" in url_s:
+                self.check_step_recorder(i, n, params)
+                continue
             if url_s.startswith("=") and ".args." in url_s and "base_url" not in url_s:
                 self.check_argument_fetch(i, n, params)
                 continue
@@ -544,6 +548,21 @@ class _Linter:
                     f"the credential request must name this workflow's integration "
                     f"(integration: '{slug}'), so the hub refuses a grant for another one",
                 )
+
+    def check_step_recorder(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
+        """A step recorder POSTs to the hub's steps_url with the run's step grant."""
+        if str(params.get("method", "GET")).upper() != "POST":
+            self.add(
+                pointer("nodes", i, "parameters", "method"),
+                f"step recorder {n.get('name')!r} must POST to steps_url",
+            )
+        body = json.dumps(params.get("jsonBody", ""))
+        if "step_grant" not in body or "$json.body.grant" in body:
+            self.add(
+                pointer("nodes", i, "parameters", "jsonBody"),
+                f"step recorder {n.get('name')!r} must send the webhook body's step_grant "
+                "(never the credential grant): {grant: <body>.step_grant, run_id, step, result}",
+            )
 
     def check_argument_fetch(self, i: int, n: dict[str, Any], params: dict[str, Any]) -> None:
         """A URL from the call's arguments (a document the vendor takes as bytes) is fetched

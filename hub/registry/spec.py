@@ -147,6 +147,9 @@ class ToolSpec(_Spec):
     idempotent_vendor: bool
     # Kept as `paused` while its connection is in error, run when it passes a test.
     pausable: bool = False
+    # A multi-step workflow's vendor steps, in order: each finished one is recorded
+    # (hub.runs.steps), so a resumed run replays it instead of calling the vendor again.
+    steps: list[str] | None = None
     route_by: str | None = None
     providers: list[ProviderSpec]
 

@@ -1,4 +1,8 @@
-"""POST /edge/credentials: a workflow trades its single-use grant for one connection's secret."""
+"""The edge: where workflows call the hub back during a run.
+
+POST /edge/credentials: a workflow trades its single-use grant for one connection's secret.
+POST /edge/steps: a multi-step workflow records a finished step (hub.runs.steps).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
@@ -18,10 +23,26 @@ from hub.core import limits
 from hub.core.errors import HubError
 from hub.core.handlers import parse_body
 from hub.registry.service import get_integration
-from hub.runs import grants
+from hub.runs import grants, steps
 from hub.runs.callpath import CallPath
 from hub.runs.handouts import Handout
 from vault import Vault
+
+
+class StepRequest(BaseModel):
+    """A finished step, as a multi-step workflow reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant: str = Field(min_length=10, max_length=200, description="The run's step grant.")
+    run_id: str = Field(min_length=1, max_length=limits.ID_MAX)
+    step: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A step the tool declares (catalog)."
+    )
+    result: dict[str, Any] = Field(
+        description="What later steps and the final answer need; at most "
+        f"{steps.STEP_RESULT_MAX} bytes of JSON."
+    )
 
 
 class EdgeRequest(BaseModel):
@@ -119,3 +140,22 @@ async def resolve_credentials(request: Request) -> JSONResponse:
     plain = [v for v in answer["connection"]["config"].values() if isinstance(v, str)]
     path.handouts.put(run_id, Handout(secrets_, plain))
     return JSONResponse(answer)
+
+
+async def record_step(request: Request) -> JSONResponse:
+    """Record one finished step of a multi-step run (201), refused unless the step grant is
+    this run's and its dispatch is in flight, the step is declared and not yet recorded."""
+    body = await parse_body(request, StepRequest)
+    path: CallPath = request.app.state.calls
+    ip = request.client.host if request.client else None
+    rec = steps.StepRecord(body.grant, body.run_id, body.step, body.result)
+    handout = path.handouts.peek(body.run_id)
+    try:
+        got = await path.db.writer.run(lambda s: steps.record_step(s, path.vault, rec, ip, handout))
+    except IntegrityError:  # the same step recorded twice at once: the other one won
+        raise HubError(
+            "conflict", "That step of this run is recorded already: each step is recorded once."
+        ) from None
+    if isinstance(got, HubError):
+        raise got
+    return JSONResponse(got, status_code=201)

@@ -46,3 +46,9 @@ class Handouts:
         with self._lock:
             item = self._items.pop(run_id, None)
         return item[1] if item is not None else None
+
+    def peek(self, run_id: str) -> Handout | None:
+        """A run's values, kept (a step recorded mid-run is scrubbed with them)."""
+        with self._lock:
+            item = self._items.get(run_id)
+        return item[1] if item is not None else None

@@ -85,11 +85,34 @@ class Grant(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class StepGrant(Base):
+    """The right to record the finished steps of one dispatch of one multi-step run.
+
+    Minted with each webhook call of a tool that declares steps and sent in its body (never
+    stored raw); valid while that dispatch is in flight: finish() closes it, and it expires
+    after STEP_GRANT_TTL. Each step of the run is recorded once (RunStep's unique key).
+    """
+
+    __tablename__ = "step_grants"
+
+    id: Mapped[str] = id_column("sg")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    connection_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 class RunStep(Base):
     """A finished step of a multi-step workflow run, keyed by the run and the step's name.
 
     A resumed run sends the recorded steps with its webhook call, so the workflow replays
-    their results instead of calling the vendor again (step-scoped idempotency).
+    their results instead of calling the vendor again (step-scoped idempotency). The result
+    is scrubbed of the connection's secrets and capped in size (hub.runs.steps).
     """
 
     __tablename__ = "run_steps"

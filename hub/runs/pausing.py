@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
@@ -16,7 +16,7 @@ from hub.audit.service import append
 from hub.core.callers import Caller
 from hub.core.calls import CallOutcome, CallRequest
 from hub.db.base import new_id, rowcount, utcnow
-from hub.runs.models import Run
+from hub.runs.models import Run, RunStep
 
 # How long a paused call waits for its connection to be fixed (tenant setting
 # policy.paused_run_ttl_hours overrides it).
@@ -75,9 +75,18 @@ def pause(
     return _paused_outcome(run_id, reason, until)
 
 
-def keep_paused(s: Session, tenant_id: str, run_id: str, reason: str, now: datetime) -> CallOutcome:
-    """A sent call the vendor refused for its credentials (nothing done): the run becomes
-    paused, with an idempotency key of its own so that resuming reuses it, and is audited."""
+def keep_paused(
+    s: Session,
+    tenant_id: str,
+    run_id: str,
+    reason: str,
+    now: datetime,
+    *,
+    done: list[str] | None = None,
+) -> CallOutcome:
+    """A sent call the vendor refused for its credentials (nothing done, or only the steps
+    `done`, which are recorded): the run becomes paused, with an idempotency key of its own
+    so that resuming reuses it, and is audited."""
     until = now + pause_ttl(s, tenant_id)
     s.execute(
         update(Run)
@@ -92,11 +101,15 @@ def keep_paused(s: Session, tenant_id: str, run_id: str, reason: str, now: datet
         )
         .execution_options(synchronize_session=False)
     )
-    return _paused_outcome(
-        run_id,
-        f"The vendor refused the connection's credentials ({reason}); nothing was done.",
-        until,
-    )
+    if done:
+        said = (
+            f"The vendor refused the connection's credentials ({reason}) after the steps "
+            f"{', '.join(done)}, which are recorded: resuming replays them and sends only "
+            "the rest."
+        )
+    else:
+        said = f"The vendor refused the connection's credentials ({reason}); nothing was done."
+    return _paused_outcome(run_id, said, until)
 
 
 def _paused_outcome(run_id: str, reason: str, until: datetime) -> CallOutcome:
@@ -122,27 +135,52 @@ def claim(s: Session, run_id: str) -> Run | None:
     return s.get(Run, run_id) if rowcount(res) == 1 else None
 
 
+EXPIRED_NOTHING_SENT = (
+    "The call waited for its connection to be fixed and expired; nothing was sent. "
+    "Call again once the connection works."
+)
+
+
 def expire_paused(s: Session) -> int:
-    """Paused runs past their time limit end `expired`, with the reason."""
+    """Paused runs past their time limit end `expired`, with the reason (naming the steps a
+    multi-step run had done at the vendor: those are not undone)."""
     now = utcnow()
-    res = s.execute(
-        update(Run)
-        .where(Run.status == "paused", Run.paused_until < now)
-        .values(
-            status="expired",
-            error_kind="paused_expired",
-            error_message="The call waited for its connection to be fixed and expired; "
-            "nothing was sent. Call again once the connection works.",
-            finished_at=now,
+    due = s.execute(select(Run.id).where(Run.status == "paused", Run.paused_until < now)).scalars()
+    ids = list(due)
+    if not ids:
+        return 0
+    done: dict[str, list[str]] = {}
+    for run_id, step in s.execute(
+        select(RunStep.run_id, RunStep.step)
+        .where(RunStep.run_id.in_(ids))
+        .order_by(RunStep.created_at, RunStep.id)
+    ):
+        done.setdefault(run_id, []).append(step)
+    expired = 0
+    for run_id in ids:
+        message = EXPIRED_NOTHING_SENT
+        if run_id in done:
+            message = (
+                "The call waited for its connection to be fixed and expired after the steps "
+                f"{', '.join(done[run_id])} had been done at the vendor (they are not "
+                "undone); the rest was never sent. Check the vendor before calling again."
+            )
+        res = s.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == "paused")
+            .values(
+                status="expired",
+                error_kind="paused_expired",
+                error_message=message,
+                finished_at=now,
+            )
         )
-    )
-    return rowcount(res)
+        expired += rowcount(res)
+    return expired
 
 
 def paused_ids(s: Session, tenant_id: str, connection_id: str) -> list[str]:
     """The connection's paused runs, oldest first (the order they resume in)."""
-    from sqlalchemy import select
-
     q = (
         select(Run.id)
         .where(

@@ -16,10 +16,12 @@ from hub.core.calls import CallRequest
 from hub.core.errors import ERROR_STATUS
 from hub.core.handlers import parse_body
 from hub.core.limits import IdParam, NameParam
+from hub.core.reads import may_read
 from hub.db.deps import get_session
 from hub.runs import service
+from hub.runs import steps as run_steps
 from hub.runs.callpath import EDGE_PATH, CallPath
-from hub.runs.edge import EdgeRequest, resolve_credentials
+from hub.runs.edge import EdgeRequest, StepRequest, record_step, resolve_credentials
 from hub.runs.executor import execute
 from hub.runs.models import RunStatus
 
@@ -40,6 +42,14 @@ class ToolCall(BaseModel):
     idempotency_key: str | None = Field(
         None, json_schema_extra={"maxLength": limits.IDEMPOTENCY_KEY_MAX, "minLength": 1}
     )
+
+
+class StepOut(BaseModel):
+    """A finished step of a multi-step run, as its workflow recorded it (scrubbed)."""
+
+    step: str
+    result: dict[str, Any]
+    recorded_at: datetime
 
 
 class RunOut(BaseModel):
@@ -64,6 +74,11 @@ class RunOut(BaseModel):
     sent_at: datetime | None
     finished_at: datetime | None
     duration_ms: float | None
+    steps: list[StepOut] | None = Field(
+        None,
+        description="A multi-step run's recorded steps, oldest first; shown to admin and ops "
+        "tokens on GET /api/runs/{run_id} only (agents get the run's result).",
+    )
 
 
 class RunList(BaseModel):
@@ -128,6 +143,13 @@ class CallAnswer(BaseModel):
     expires_at: str | None = None
 
 
+class StepAnswer(BaseModel):
+    """The step as recorded (scrubbed of the connection's secrets)."""
+
+    step: str
+    result: dict[str, Any]
+
+
 class EdgeAnswer(BaseModel):
     """What a workflow gets for its grant: the connection and its credential fields."""
 
@@ -177,8 +199,22 @@ router.add_api_route(
     },
 )
 
+router.add_api_route(
+    run_steps.STEPS_PATH,
+    record_step,
+    methods=["POST"],
+    tags=["edge"],
+    summary="A multi-step workflow records a finished step with its run's step grant",
+    openapi_extra={
+        "requestBody": {"required": True, "content": _json(StepRequest)},
+        "responses": {
+            "201": {"description": "The step was recorded.", "content": _json(StepAnswer)}
+        },
+    },
+)
 
-@router.get("/api/runs", response_model=RunList, tags=["runs"])
+
+@router.get("/api/runs", response_model=RunList, response_model_exclude_unset=True, tags=["runs"])
 def list_runs(
     status: RunStatus | None = None,
     tool: NameParam | None = None,
@@ -191,11 +227,19 @@ def list_runs(
     return RunList(data=[RunOut.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.get("/api/runs/{run_id}", response_model=RunOut, tags=["runs"])
+@router.get(
+    "/api/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True, tags=["runs"]
+)
 def get_run(
     run_id: IdParam,
     caller: Caller = Depends(current_caller),
     s: Session = Depends(get_session, scope="function"),
 ) -> RunOut:
-    """One run."""
-    return RunOut.model_validate(service.get_run(s, caller.tenant_id, run_id), from_attributes=True)
+    """One run; for admin and ops tokens with a multi-step run's recorded steps."""
+    run = service.get_run(s, caller.tenant_id, run_id)
+    out = RunOut.model_validate(run, from_attributes=True)
+    # Steps are the workflow's working data (vendor ids between calls): operators see them,
+    # like the audit log; an agent's view of a run is its result.
+    if may_read(caller.kind, "audit") and run_steps.declared_steps(s, run.tool):
+        out.steps = [StepOut.model_validate(x) for x in run_steps.step_list(s, run.id)]
+    return out

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
@@ -33,7 +33,7 @@ from hub.db.base import new_id, table_of, utcnow
 from hub.permissions.gate import ToolRef, gate
 from hub.registry import hot
 from hub.registry import service as registry
-from hub.runs import grants
+from hub.runs import grants, steps
 from hub.runs.facts import FACTS, held_by_key
 from hub.runs.handouts import Handout
 from hub.runs.models import Run
@@ -61,7 +61,8 @@ class Dispatch:
     caller: Caller
     started: float
     # A vendor's auth refusal keeps the call as paused instead of failing it (a pausable
-    # tool, no secret arguments, not itself a retry): nothing was done, it can run later.
+    # tool, no secret arguments, not itself a retry): nothing was done, or only steps that
+    # are recorded and will be replayed (hub.runs.steps), so it can run later.
     pausable: bool = False
 
 
@@ -237,9 +238,19 @@ def prepare(
         return gated
     fingerprint = args_fingerprint(tool.name, req.args)
 
+    vendor_dedupes = bool(definition.get("idempotent_vendor"))
     retry_ok = held is not None and (
         (held.status == "failed" and held.error_kind in NOTHING_SENT)
-        or (held.status == "outcome_unknown" and bool(definition.get("idempotent_vendor")))
+        or (held.status == "outcome_unknown" and vendor_dedupes)
+        # A multi-step call cut off by an outage resumes from its last recorded step: the
+        # finished ones are replayed, and the vendor dedupes the one that failed by its
+        # step-scoped key, so the same key never makes the vendor act twice.
+        or (
+            held.status == "failed"
+            and held.error_kind == "vendor_unavailable"
+            and vendor_dedupes
+            and bool(definition.get("steps"))
+        )
     )
     resolved = resolve_held(s, held, fingerprint, retry_ok)
     if isinstance(resolved, CallOutcome):
@@ -300,6 +311,16 @@ def prepare(
         run_id = retry_of
         db.execute(_RUN_UPDATE, {"run_id_": run_id, **routed})
     grant = grants.mint(s, caller.tenant_id, run_id, conn.id)
+    declared = definition.get("steps")
+    stepped: dict[str, Any] = {}
+    if declared:
+        # A multi-step workflow records each finished step with its step grant; a retry or
+        # a resumed run sends back what was recorded, and the workflow replays it.
+        stepped = {
+            "steps": _recorded_for(s, run_id, conn.id) if retry_of is not None else {},
+            "step_grant": steps.mint(s, caller.tenant_id, run_id, conn.id),
+            "steps_url": steps.steps_url(edge_url),
+        }
     append(
         s,
         caller.tenant_id,
@@ -325,6 +346,7 @@ def prepare(
             # the run id, so a reconciliation resend cannot charge twice.
             "idempotency_key": req.idempotency_key or run_id,
             "edge_url": edge_url,
+            **stepped,
         },
         connection_id=conn.id,
         connection_status=conn.status,
@@ -361,6 +383,8 @@ def finish(
     # it was redeemed, so the workflow held the secret and the answer must be scrubbed of it.
     # Handed out here means redeemed (and so closed) already: no statement needed.
     redeemed = edge_secrets is not None or grants.close(s, d.body["grant"], now) == 0
+    if "step_grant" in d.body:  # the dispatch is over: its steps are all recorded now
+        steps.close(s, d.body["step_grant"], now)
     handout = edge_secrets or Handout([], [])
     if redeemed and edge_secrets is None:
         handout = _handout_of(s, vault, d)
@@ -395,10 +419,12 @@ def finish(
         run.retry_after_s = _int(err.get("retry_after_s"))
         if kind == "auth":
             health = ("error", run.error_message, kind)
-            if d.pausable:  # refused before acting: kept for when the connection is fixed
+            if d.pausable:  # refused before acting (or after recorded steps): kept
                 run.status = "paused"
         elif kind in ("rate_limited", "vendor_unavailable"):
             health = ("warning", run.error_message, kind)
+            if kind == "vendor_unavailable" and "step_grant" in d.body:
+                run.error_message = _resumable(s, d, run.error_message)
     duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
     db.execute(
         _RUN_UPDATE,
@@ -436,8 +462,46 @@ def finish(
         else {"ms": duration_ms},
     )
     if run.status == "paused":
-        return keep_paused(s, d.tenant_id, d.run_id, run.error_message or "", now)
+        done = steps.done_steps(s, d.run_id) if "step_grant" in d.body else []
+        return keep_paused(s, d.tenant_id, d.run_id, run.error_message or "", now, done=done)
     return outcome_of(run)
+
+
+def _resumable(s: Session, d: Dispatch, message: str) -> str:
+    """An outage cut a multi-step call short after recorded steps: say how to resume it.
+
+    A call made without an idempotency key gets its run id as one (the key its vendor
+    steps were sent with), so the caller can resume it too."""
+    done = steps.done_steps(s, d.run_id)
+    if not done:
+        return message
+    key = str(d.body["idempotency_key"])
+    s.execute(
+        update(Run)
+        .where(Run.id == d.run_id, Run.idempotency_key.is_(None))
+        .values(idempotency_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    return (
+        f"{message} The steps {', '.join(done)} are done and recorded: call again with the "
+        f"same arguments and idempotency_key '{key}' to resume from there (nothing done is "
+        "repeated)."
+    )
+
+
+def _recorded_for(s: Session, run_id: str, connection_id: str) -> dict[str, Any]:
+    """The steps a retried run recorded, to replay; refused when they were made through
+    another connection (another vendor account holds those objects)."""
+    done = steps.recorded(s, run_id)
+    earlier = s.get(Run, run_id)
+    if done and earlier is not None and earlier.connection_id not in (None, connection_id):
+        raise HubError(
+            "conflict",
+            f"This call's finished steps ({', '.join(done)}) were made through another "
+            "connection, so they cannot be replayed through this one. Check that vendor "
+            "account, then call again with a new idempotency key.",
+        )
+    return done
 
 
 def _handout_of(s: Session, vault: Vault, d: Dispatch) -> Handout:

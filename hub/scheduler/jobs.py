@@ -26,7 +26,7 @@ from hub.federation import authorize as mcp_authorize
 from hub.federation import refresh as mcp_refresh
 from hub.n8n import liveness
 from hub.permissions import queue
-from hub.runs import grants
+from hub.runs import grants, steps
 from hub.runs import service as runs
 from hub.runs.pausing import expire_paused
 from hub.runtime import Runtime
@@ -85,9 +85,9 @@ class Leadership:
 
 
 def job_purge_grants(rt: Runtime) -> int:
-    """Delete grants that expired over an hour ago."""
+    """Delete credential and step grants that expired over an hour ago."""
     with rt.db.session() as s:
-        return grants.purge_expired(s)
+        return grants.purge_expired(s) + steps.purge_expired(s)
 
 
 def job_reconcile_runs(rt: Runtime) -> int:

@@ -228,6 +228,7 @@ RUN_STATE = {
     "pending": "wait",
     "sent": "wait",
     "awaiting_authorization": "wait",
+    "paused": "wait",
 }
 
 AUTH_STATE = {"pending": "wait", "authorized": "ok", "denied": "bad", "expired": "muted"}

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.runs import service as runs
+from hub.runs import steps as run_steps
 from hub.runs.service import RUN_STATUSES
 from hub.web import present, state
 from hub.web.guard import ConsoleRoute, console
@@ -56,6 +57,12 @@ def run_page(run_id: str, request: Request, c: Console = Depends(console)) -> Re
         look = Lookups(s)
         title, secret_fields = look.tool(run.tool)
         args = present.redact(run.args, secret_fields)
+        declared = run_steps.declared_steps(s, run.tool)
+        # A multi-step run's recorded steps are working data for operators (as over REST).
+        step_rows = None
+        if declared and c.can_read_audit:
+            done = {x["step"]: x for x in run_steps.step_list(s, run.id)}
+            step_rows = [{"step": name, "done": done.get(name)} for name in declared]
         ctx = {
             "active": "runs",
             "run": run,
@@ -65,5 +72,6 @@ def run_page(run_id: str, request: Request, c: Console = Depends(console)) -> Re
             "args": args,
             "state": present.RUN_STATE.get(run.status, "muted"),
             "caller": actor_names(s, c.tenant_id, {run.caller}).get(run.caller, run.caller),
+            "steps": step_rows,
         }
         return render(request, "run.html", ctx, c=c, s=s)

@@ -69,6 +69,7 @@ EXPECTED = {
     "stripe/charge_card",
     "stripe/refund_payment",
     "stripe/create_payment_link",
+    "stripe/send_invoice",
     "square/charge_card",
     "square/refund_payment",
     "google_calendar/create_calendar_event",
@@ -91,6 +92,8 @@ EXPECTED = {
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
 HANDLERS = {"twilio/on_event", "docusign/on_event"}
+# Multi-step workflows (their tools declare `steps`): they record each step at steps_url.
+MULTI_STEP = {"stripe/send_invoice"}
 
 
 # --------------------------------------------------------------------------- shipped files
@@ -114,10 +117,12 @@ def test_shipped_workflows_follow_the_contract_shape():
             "name": "hub webhook auth",
         }
         # Webhook -> Edge -> Vendor -> Respond(s): no Code nodes, few nodes (DocuSign's
-        # send_contract also fetches and encodes the document first: 10).
+        # send_contract also fetches and encodes the document first: 10; a multi-step
+        # workflow has an IF, a vendor call and a step recorder per step).
         types = [n["type"] for n in wf["nodes"]]
         assert "n8n-nodes-base.code" not in types
-        assert len(types) <= (10 if f.ref.key == "docusign/send_contract" else 8)
+        most = 40 if f.ref.key in MULTI_STEP else 10 if f.ref.key == "docusign/send_contract" else 8
+        assert len(types) <= most, f.ref.key
         if f.ref.key in HANDLERS:  # a handler that calls no vendor redeems no grant
             continue
         edge = next(n for n in wf["nodes"] if "edge_url" in n["parameters"].get("url", ""))
@@ -503,6 +508,55 @@ def test_a_fetch_of_a_url_from_the_arguments_must_send_nothing(tmp_path, leak):
 def test_lint_allows_expressions_built_from_the_grant():
     wf = json.loads(STRIPE.read_text())
     assert lint_workflow(wf, WorkflowRef("stripe", "charge_card", 1), "f") == []
+
+
+SEND_INVOICE = SHIPPED / "stripe" / "send_invoice.v1.json"
+INVOICE_REF = WorkflowRef("stripe", "send_invoice", 1)
+
+
+def _recorders(wf: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for n in wf["nodes"] if "steps_url" in n["parameters"].get("url", "")]
+
+
+def test_a_multi_step_workflow_records_the_steps_its_catalog_entry_declares():
+    from hub.registry.catalog import load_catalog
+
+    tool = load_catalog(repo_path("registry_seed")).tool("send_invoice")
+    assert tool is not None and tool.pausable
+    wf = json.loads(SEND_INVOICE.read_text())
+    recorded = [
+        n["parameters"]["jsonBody"].split("step: '")[1].split("'")[0] for n in _recorders(wf)
+    ]
+    assert recorded == tool.steps == ["customer", "invoice", "items", "finalize", "send"]
+    # Each step is skipped when the webhook body says it is recorded.
+    ifs = [
+        n["parameters"]["conditions"]["conditions"][0]["leftValue"]
+        for n in wf["nodes"]
+        if n["type"] == "n8n-nodes-base.if"
+    ]
+    for step in tool.steps:
+        assert any(f".steps || {{}}).{step}" in cond for cond in ifs), step
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda n: n["parameters"].update(
+                jsonBody=n["parameters"]["jsonBody"].replace("w.step_grant", "w.grant")
+            ),
+            "must send the webhook body's step_grant",
+        ),
+        (lambda n: n["parameters"].update(method="GET"), "must POST to steps_url"),
+        (lambda n: n.pop("onError"), "needs onError 'continueErrorOutput'"),
+    ],
+)
+def test_lint_checks_step_recorders(change, reason):
+    wf = json.loads(SEND_INVOICE.read_text())
+    assert lint_workflow(wf, INVOICE_REF, "f") == []
+    change(_recorders(wf)[1])
+    problems = errors(lint_workflow(wf, INVOICE_REF, "f"))
+    assert any(reason in p.reason for p in problems), [p.reason for p in problems]
 
 
 # --------------------------------------------------------------------------- checksum

@@ -107,8 +107,8 @@ def test_capabilities_from_the_database_follow_changes(engine: Engine, catalog: 
         first = service.capabilities(s, {"stripe"}, domain="payments")
         actions = {a["name"]: a for a in first["data"]["domains"][0]["actions"]}
         assert actions["charge_card"]["available"] is True
-        assert actions["send_invoice"]["available"] is False
-        assert "not deployed" in actions["send_invoice"]["unavailable_reason"]
+        assert actions["create_payment_link"]["available"] is False
+        assert "not deployed" in actions["create_payment_link"]["unavailable_reason"]
         assert service.capabilities(s, {"stripe"})["data"]["revision"] == first["data"]["revision"]
         first["data"]["domains"][0]["actions"][0]["parameters"]["mutated"] = True  # harmless
 

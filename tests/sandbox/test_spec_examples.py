@@ -51,6 +51,12 @@ def test_stripe_spec_has_examples_for_every_operation_the_workflows_call():
         "POST /v1/refunds",
         "POST /v1/checkout/sessions",
         "POST /v1/customers",
+        # send_invoice's steps
+        "GET /v1/customers",
+        "POST /v1/invoices",
+        "POST /v1/invoiceitems",
+        "POST /v1/invoices/{invoice}/finalize",
+        "POST /v1/invoices/{invoice}/send",
     }
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.db.base import utcnow
-from hub.runs import grants
-from hub.runs.models import Grant, Run
+from hub.runs import grants, steps
+from hub.runs.models import Grant, Run, StepGrant
 from hub.scheduler.jobs import Leadership, job_purge_grants, job_reconcile_runs
 
 
@@ -37,11 +37,20 @@ def test_jobs_purge_old_grants_and_reconcile_stale_runs(hub_runtime, tenant):
         s.flush()
         g = s.scalar(select(Grant).where(Grant.run_id == stale.id))
         g.expires_at = utcnow() - timedelta(hours=2)
+        steps.mint(s, tenant.id, stale.id, "con_x")
+        steps.mint(s, tenant.id, fresh.id, "con_x")
+        s.execute(
+            update(StepGrant)
+            .where(StepGrant.run_id == stale.id)
+            .values(expires_at=utcnow() - timedelta(hours=2))
+        )
         ids = (stale.id, fresh.id)
-    assert job_purge_grants(hub_runtime) >= 1
+    assert job_purge_grants(hub_runtime) >= 2
     assert job_reconcile_runs(hub_runtime) >= 1
     with hub_runtime.db.session() as s:
         assert s.scalar(select(Grant).where(Grant.run_id == ids[0])) is None
+        assert s.scalar(select(StepGrant).where(StepGrant.run_id == ids[0])) is None
+        assert s.scalar(select(StepGrant).where(StepGrant.run_id == ids[1])) is not None
         assert s.get(Run, ids[0]).status == "outcome_unknown"
         assert s.get(Run, ids[1]).status == "sent"  # younger than the timeout: left alone
 

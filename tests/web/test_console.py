@@ -767,3 +767,40 @@ def test_another_tenants_user_sees_and_changes_nothing(hub, page, backend_name):
     assert stripe_requests(hub, customer) == []
     conns = httpx.get(f"{hub.url}/api/connections", headers=a.h("admin")).json()["data"]
     assert [c["integration"] for c in conns] == ["stripe"]
+
+
+def test_a_paused_multi_step_run_shows_its_steps_to_admins_only(hub, page, browser, backend_name):
+    """send_invoice refused at its last step: the run page lists the five steps, four done
+    with their recorded results; a member sees the run without them."""
+    from tests.e2e.test_steps import ARGS, sandbox_invoice_id
+
+    t = hub.tenant("stp")
+    admin, member = make_user(hub, t, "admin"), make_user(hub, t, "member")
+    connect(hub, t, "stripe", stripe_credentials())
+    hub.sandbox.fault(
+        "stripe", 401, method="POST", path_prefix=f"/v1/invoices/{sandbox_invoice_id()}/send"
+    )
+    try:
+        r = hub.call(t, "send_invoice", ARGS, reasoning=REASONING)
+    finally:
+        hub.sandbox.clear()
+    assert r.status_code == 202 and r.json()["status"] == "paused", r.text
+    run_id = r.json()["queue_id"]
+    login(page, admin)
+    page.goto(f"/runs/{run_id}")
+    rows = page.locator("#run-steps tbody tr")
+    expect(rows).to_have_count(5)
+    for step in ("customer", "invoice", "items", "finalize"):
+        expect(page.locator(f'#run-steps tr[data-step="{step}"]')).to_contain_text("done")
+    expect(page.locator('#run-steps tr[data-step="send"]')).to_contain_text("not done")
+    expect(page.locator('#run-steps tr[data-step="invoice"]')).to_contain_text(sandbox_invoice_id())
+    shot(page, backend_name, "run-steps")
+    other = browser.new_context(base_url=hub.url)
+    try:
+        p2 = other.new_page()
+        login(p2, member)
+        p2.goto(f"/runs/{run_id}")
+        expect(p2.locator("#run-status")).to_contain_text("paused")
+        expect(p2.locator("#run-steps")).to_have_count(0)
+    finally:
+        other.close()

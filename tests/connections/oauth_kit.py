@@ -109,4 +109,3 @@ def expire_now(rt: Runtime, tenant_id: str, connection_id: str, in_s: int = -1) 
     fields["refreshed_at"] = str(int(time.time()) + in_s - 3600)  # an hour-long token
     store_tokens(rt, tenant_id, connection_id, fields)
     return fields
-

@@ -6,9 +6,11 @@ goes through the authorization server's own pages with that app, whose secret th
 checks at the token endpoint. A canary client secret appears in no page, log, audit row or
 plaintext database value.
 
-The test hub's catalog names the sandbox's authorization server (oidc-provider) as Google's:
-a tenant's app talks to the endpoints the registry names (the console takes no endpoints),
-and no test may reach accounts.google.com."""
+Where Google's authorization server is stays the operator's choice (the instance app's
+endpoint overrides; the console takes no endpoints): after the owner saves the tenant's app,
+the operator points this hub's Google at the sandbox's oidc-provider, as `hub up` does, so
+no request goes to accounts.google.com.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ from hub.runtime import Runtime, open_runtime
 from hub.sandbox.authserver import AuthServer, OAuthClient
 from hub.sandbox.oauth import SCOPES
 from tests.conftest import TenantKit, create_tenant_kit, fresh_database_url, make_settings
-from tests.connections.oauth_kit import sandboxed_registry
 from tests.e2e.test_secret_hygiene import dump_database
 from tests.helpers import canary
 from tests.live_hub import free_port, serve_in_thread
@@ -43,7 +44,7 @@ GCAL = "google_calendar"
 
 @dataclass
 class AppHub:
-    """A hub on a real port whose catalog sends Google Calendar's OAuth to the sandbox."""
+    """A hub on a real port, and the sandbox authorization server standing for Google's."""
 
     url: str
     runtime: Runtime
@@ -57,15 +58,13 @@ def hub(backend, tmp_path_factory, pg_server) -> Iterator[AppHub]:  # type: igno
     tmp = tmp_path_factory.mktemp(f"oauth-app-{backend}")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # The app the tenant's owner creates "at Google": a client with a canary secret.
+    # The app the tenant's owner creates "at Google": a client with a canary secret; and
+    # the operator's own client.
     client = OAuthClient("acme-gcal-client", canary("gcs-"), [f"{url}/oauth/callback"])
-    server = AuthServer([client], scopes=SCOPES).start()
+    operator = OAuthClient("hub-google_calendar", canary("ops-"), [f"{url}/oauth/callback"])
+    server = AuthServer([client, operator], scopes=SCOPES).start()
     db_url, drop = fresh_database_url(backend, tmp, pg_server)
-    rt = open_runtime(
-        make_settings(
-            tmp, db_url, port=port, public_url=url, registry_dir=sandboxed_registry(tmp, server)
-        )
-    )
+    rt = open_runtime(make_settings(tmp, db_url, port=port, public_url=url))
     uv = serve_in_thread(create_app(runtime=rt), port)
     yield AppHub(url, rt, server, client)
     uv.should_exit = True
@@ -124,7 +123,7 @@ def test_an_owner_sets_up_the_oauth_app_then_connects_with_it(
     page.get_by_label("Client secret").fill(secret)
     with page.expect_response(lambda r: r.request.method == "POST") as resp:
         page.get_by_role("button", name="Save the OAuth app").click()
-    assert resp.value.status == 400
+    assert resp.value.status == 422
     expect(page.locator(".field-error")).to_contain_text("one word")
     expect(page.get_by_label("Client secret")).to_have_value("")
     seen.append(page.content())
@@ -157,9 +156,28 @@ def test_an_owner_sets_up_the_oauth_app_then_connects_with_it(
     (row,) = [a for a in audit if a["action"] == "oauth_app.registered"]
     assert row["integration"] == GCAL and row["actor"].startswith("user:")
 
-    # Connect with it: the authorization server's pages, then back; the server accepted the
-    # secret typed into the console when the hub exchanged the code.
-    card(page, GCAL).get_by_role("button", name="Connect with Google Calendar").click()
+    # The operator points this hub's Google at the sandbox (with a client of its own, which
+    # this tenant's app overrides).
+    with hub.runtime.db.session() as s:
+        op = next(c for c in hub.server.clients if c.client_id == "hub-google_calendar")
+        apps.register_app(
+            s,
+            hub.runtime.vault,
+            "operator",
+            integration=GCAL,
+            client_id=op.client_id,
+            client_secret=op.client_secret,
+            authorize_url=hub.server.authorize_url,
+            token_url=hub.server.token_url,
+            revoke_url=hub.server.revoke_url,
+        )
+    # Connect with the tenant's app: the authorization server's pages, then back; the server
+    # accepted the secret typed into the console when the hub exchanged the code.
+    page.goto("/integrations")
+    form = card(page, GCAL).locator("form[action='/integrations/google_calendar/oauth']")
+    with page.expect_request(lambda r: r.url.startswith(hub.server.authorize_url)) as asked:
+        form.get_by_role("button", name="Connect with Google Calendar").click()
+    assert f"client_id={hub.client.client_id}" in asked.value.url
     consent_in_browser(page, hub.server)
     seen.append(page.content())
     with hub.runtime.db.session() as s:

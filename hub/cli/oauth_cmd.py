@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.table import Table
 
 from hub.cli.common import console, fail, runtime
 from hub.core.errors import HubError
@@ -80,23 +79,21 @@ def list_() -> None:
     from hub.connections.oauth.apps import list_apps, list_tenant_apps, redirect_uri, secret_hint
 
     with runtime() as rt, rt.db.session() as s:
-        table = Table("integration", "scope", "client id", "client secret", "token endpoint")
+        rows: list[tuple[str, ...]] = []
         for a in list_apps(s):
-            table.add_row(
-                a.integration_slug,
-                "instance",
-                a.client_id,
-                secret_hint(s, rt.vault, a) or "",
-                a.token_url or "(registry)",
+            hint = secret_hint(s, rt.vault, a) or ""
+            rows.append(
+                (a.integration_slug, "instance", a.client_id, hint, a.token_url or "(registry)")
             )
         for t in list_tenants(s):
             for ta in list_tenant_apps(s, t.id):
-                table.add_row(
-                    ta.integration_slug,
-                    f"tenant {t.slug}",
-                    ta.client_id,
-                    secret_hint(s, rt.vault, ta) or "",
-                    "(registry)",
-                )
-        console.print(table)
+                hint = secret_hint(s, rt.vault, ta) or ""
+                rows.append((ta.integration_slug, f"tenant {t.slug}", ta.client_id, hint, "-"))
+        # Plain aligned lines, never wrapped or cut: client ids are copied from here and
+        # Google's are 70 characters long.
+        head = ("integration", "scope", "client id", "client secret", "token endpoint")
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
+        for r in [head, *rows]:
+            cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]
+            console.print("  ".join(cells), soft_wrap=True, highlight=False, markup=False)
         console.print(f"redirect URI: {redirect_uri(rt.settings.base_url)}")

@@ -197,8 +197,13 @@ def _run(
                     return
                 time.sleep(0.05)
             if demo:
-                with console.status("connecting the demo calendars through OAuth"):
-                    lines.extend(_demo_calendars(rt, auth, sandbox, tenant_id, base, admin))
+                try:
+                    with console.status("connecting the demo calendars through OAuth"):
+                        lines.extend(_demo_calendars(rt, auth, sandbox, tenant_id, base, admin))
+                except Exception as exc:  # the panel must come whatever went wrong here
+                    if server.should_exit:
+                        return  # stopping: the hub went away under the flow
+                    lines.append(f"calendars    not connected: {str(exc)[:200]}")
             console.print(
                 Panel(
                     "\n".join(lines),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.panel import Panel
@@ -23,7 +25,11 @@ from hub.n8n.bootstrap import ensure_api_key
 from hub.n8n.deploy import deploy_all
 from hub.n8n.install import N8nInstall, ensure_n8n
 from hub.n8n.local import LocalN8n, N8nStartError
-from hub.runtime import reconcile_on_start
+from hub.runtime import Runtime, reconcile_on_start
+
+if TYPE_CHECKING:
+    from hub.sandbox import Sandbox
+    from hub.sandbox.authserver import AuthServer
 
 
 def _step(label: str, started: float) -> None:
@@ -53,6 +59,7 @@ def up(
     """Install what is missing, start n8n, the sandbox and the hub; deploy; print how to connect."""
     # Imported here: the server and the sandbox load only for this command.
     from hub.sandbox import ensure_prism
+    from hub.sandbox.authserver import ensure_oidc_provider
 
     t0 = time.monotonic()
     settings = get_settings()
@@ -65,9 +72,11 @@ def up(
     try:
         install = ensure_n8n(progress=True)
         prism = ensure_prism(progress=True)
+        if demo:  # the demo's calendars connect through the sandbox's authorization server
+            ensure_oidc_provider(progress=True)
     except InstallError as exc:
         raise fail(str(exc), 2) from None
-    _step("n8n and Prism installed", t0)
+    _step("n8n, Prism" + (" and oidc-provider" if demo else "") + " installed", t0)
 
     try:
         with orderly_stop():
@@ -91,9 +100,11 @@ def _run(
     import uvicorn
 
     from hub.app import create_app
+    from hub.connections.oauth.apps import redirect_uri
     from hub.core.server import server_config
     from hub.sandbox import Sandbox, SandboxError
     from hub.sandbox.demo import ensure_demo_tenant
+    from hub.sandbox.oauth import demo_auth_server
 
     with ExitStack() as stack, runtime() as rt:
         # die_with_parent: even a kill -9 of this process takes n8n and Prism with it.
@@ -120,6 +131,17 @@ def _run(
         except SandboxError as exc:
             raise fail(str(exc), 2) from None
         _step(f"vendor sandbox at {sandbox.proxy_url}", t0)
+        auth = demo_auth_server(rt, settings.data_dir, redirect_uri(settings.base_url))
+        if demo and auth.clients:
+            # The sandbox's OAuth provider for the demo's calendars; its grants are kept in
+            # the data folder, so the next run's tokens still refresh.
+            stack.callback(auth.stop)  # before start, like the others
+            try:
+                with console.status("starting the sandbox's OAuth authorization server"):
+                    auth.start()
+            except SandboxError as exc:
+                raise fail(str(exc), 2) from None
+            _step(f"OAuth authorization server at {auth.url}", t0)
 
         try:
             with console.status("deploying workflows"):
@@ -163,16 +185,58 @@ def _run(
                 }
             }
         reconcile_on_start(rt)
-        console.print(
-            Panel(
-                "\n".join(lines), title=f"hub ready in {time.monotonic() - t0:.1f} s", expand=False
-            )
-        )
-        if demo:
-            # Outside the panel, unwrapped, so it pastes into an MCP client's settings as is.
-            console.print("MCP client config (HTTP):")
-            print(json.dumps(mcp, indent=2))
-        err_console.print("[dim]Ctrl-C stops the hub, the sandbox and n8n.[/]")
-        uvicorn.Server(
+        server = uvicorn.Server(
             server_config(create_app(runtime=rt), settings, host=settings.host, port=port)
-        ).run()
+        )
+
+        def when_serving() -> None:
+            # The calendars connect through the hub's own callback and Save & Test runs
+            # through n8n and the hub's edge: both need the server, so this waits for it.
+            while not server.started:
+                if server.should_exit:
+                    return
+                time.sleep(0.05)
+            if demo:
+                try:
+                    with console.status("connecting the demo calendars through OAuth"):
+                        lines.extend(_demo_calendars(rt, auth, sandbox, tenant_id, base, admin))
+                except Exception as exc:  # the panel must come whatever went wrong here
+                    if server.should_exit:
+                        return  # stopping: the hub went away under the flow
+                    lines.append(f"calendars    not connected: {str(exc)[:200]}")
+            console.print(
+                Panel(
+                    "\n".join(lines),
+                    title=f"hub ready in {time.monotonic() - t0:.1f} s",
+                    expand=False,
+                )
+            )
+            if demo:
+                # Outside the panel, unwrapped, so it pastes into an MCP client's settings.
+                console.print("MCP client config (HTTP):")
+                print(json.dumps(mcp, indent=2), flush=True)
+            err_console.print("[dim]Ctrl-C stops the hub, the sandbox and n8n.[/]")
+
+        threading.Thread(target=when_serving, name="hub-up-ready", daemon=True).start()
+        server.run()
+
+
+def _demo_calendars(
+    rt: Runtime, auth: AuthServer, sandbox: Sandbox, tenant_id: str, base: str, admin: str
+) -> list[str]:
+    """Connect (or keep) the demo's calendars by OAuth; the panel's lines about them."""
+    from hub.sandbox.oauth import DEMO_LOGIN, connect_demo_calendars
+
+    if not auth.clients:
+        return ["calendars    not connected: an operator registered real OAuth apps for them"]
+    results = connect_demo_calendars(rt, auth, sandbox, tenant_id, base, admin)
+    ok = [r for r in results if r.status == "connected"]
+    lines = []
+    if ok:
+        how = ", ".join(f"{r.integration} ({r.outcome})" for r in ok)
+        lines.append(f"calendars    {how}: connected by OAuth")
+    for r in results:
+        if r.status != "connected":
+            lines.append(f"calendars    {r.integration} not connected ({r.status}): {r.message}")
+    lines.append(f"OAuth server {auth.url} (sign in as {DEMO_LOGIN}, any password)")
+    return lines

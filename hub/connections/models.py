@@ -45,6 +45,9 @@ class Connection(TimestampMixin, Base):
     # OAuth: when the stored access token expires (not secret; the refresh job selects on it).
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # OAuth: whose app issued the tokens, "tenant" or "instance" (None: instance, as every
+    # connection made before tenants had apps). Refresh and revocation must use that client.
+    oauth_app: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class OAuthApp(TimestampMixin, Base):
@@ -62,6 +65,24 @@ class OAuthApp(TimestampMixin, Base):
     authorize_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     token_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     revoke_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class TenantOAuthApp(TimestampMixin, Base):
+    """A tenant's own OAuth app at one provider, registered by its owner or an admin in the
+    console; it overrides the instance's client for that tenant only. Client id here, secret
+    in the vault under the tenant. No endpoint overrides of its own: it talks to the
+    endpoints the operator set (the instance app's) or the registry's, so no tenant can point
+    the hub's token requests anywhere else."""
+
+    __tablename__ = "oauth_tenant_apps"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    integration_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    credential_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 

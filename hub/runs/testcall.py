@@ -39,6 +39,18 @@ def _expand(value: Any) -> Any:
     return value
 
 
+def _missing_settings(definition: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The required plain settings (no default) a connection has not been given yet."""
+    return [
+        f"{f.get('label', f['name'])} ({f['name']})"
+        for f in definition.get("credential_fields", [])
+        if f.get("required", True)
+        and not f.get("secret")
+        and not f.get("default")
+        and not config.get(f["name"])
+    ]
+
+
 async def test_connection(path: CallPath, tenant_id: str, connection_id: str) -> dict[str, Any]:
     """Run the test call; answers {status, tested, message} and sets the connection's health."""
     with path.db.session() as s:
@@ -51,6 +63,17 @@ async def test_connection(path: CallPath, tenant_id: str, connection_id: str) ->
             "status": conn.status,
             "tested": False,
             "message": f"{name} declares no test call; its credentials were stored untested.",
+        }
+    missing = _missing_settings(integ.definition, conn.config)
+    if missing:
+        # An OAuth connect stores tokens before the admin names the account or location the
+        # test reads (Google Business Profile): asking the vendor now could only fail.
+        return {
+            "status": conn.status,
+            "tested": False,
+            "message": f"The test call needs the connection's {' and '.join(missing)}: set "
+            f"them (PATCH /api/connections/{connection_id} with config), then test again. "
+            "The status is unchanged.",
         }
     caller = Caller(tenant_id=tenant_id, kind="system", name=SYSTEM_ACTOR)
     req = CallRequest(tool=spec["tool"], args=_expand(spec.get("args", {})), pinned_provider=slug)

@@ -1,15 +1,63 @@
 // The sandbox's OAuth 2.0 authorization server: the npm package oidc-provider (OpenID
 // certified) configured like the providers the hub talks to. Started by hub/sandbox/authserver.py
 // with one argument, a JSON file:
-//   {port, access_ttl, clients: [{client_id, client_secret, redirect_uris, rotate, refresh,
-//    auth_method, accounts}], scopes: [...]}
+//   {port, access_ttl, refresh_ttl, store, clients: [{client_id, client_secret, redirect_uris,
+//    rotate, refresh, auth_method, accounts}], scopes: [...]}
 // PKCE is required for every client; refresh tokens rotate only for the clients whose real
 // provider rotates them; access tokens are opaque and short-lived, checked by the sandbox's
-// vendor proxy through token introspection.
-import { readFileSync } from 'node:fs';
+// vendor proxy through token introspection. With `store` (a file path), grants, tokens and
+// sessions are kept in that file, so a restarted server (the next `hub up`) still honours
+// the refresh tokens it issued; without it they live in memory (tests).
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const conf = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const refreshTtl = conf.refresh_ttl || 86400;
+
+// oidc-provider's adapter interface over one JSON file, rewritten (atomically) on each change.
+// Small by design: a demo's handful of grants, not a production store.
+const db = conf.store && existsSync(conf.store)
+  ? JSON.parse(readFileSync(conf.store, 'utf8'))
+  : { items: {}, grants: {}, uids: {}, userCodes: {} };
+function save() {
+  const now = Date.now();
+  for (const [k, it] of Object.entries(db.items)) if (it.exp && it.exp < now) delete db.items[k];
+  const tmp = `${conf.store}.tmp`;
+  writeFileSync(tmp, JSON.stringify(db), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, conf.store);
+}
+class FileAdapter {
+  constructor(model) { this.model = model; }
+  key(id) { return `${this.model}:${id}`; }
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    db.items[key] = { payload, exp: expiresIn ? Date.now() + expiresIn * 1000 : null };
+    if (payload.grantId) {
+      db.grants[payload.grantId] = [...new Set([...(db.grants[payload.grantId] || []), key])];
+    }
+    if (this.model === 'Session' && payload.uid) db.uids[payload.uid] = id;
+    if (payload.userCode) db.userCodes[payload.userCode] = id;
+    save();
+  }
+  async find(id) {
+    const it = db.items[this.key(id)];
+    if (!it || (it.exp && it.exp < Date.now())) return undefined;
+    return it.payload;
+  }
+  async findByUid(uid) { return db.uids[uid] ? this.find(db.uids[uid]) : undefined; }
+  async findByUserCode(code) { return db.userCodes[code] ? this.find(db.userCodes[code]) : undefined; }
+  async consume(id) {
+    const it = db.items[this.key(id)];
+    if (it) { it.payload.consumed = Math.floor(Date.now() / 1000); save(); }
+  }
+  async destroy(id) { delete db.items[this.key(id)]; save(); }
+  async revokeByGrantId(grantId) {
+    for (const key of db.grants[grantId] || []) delete db.items[key];
+    delete db.grants[grantId];
+    save();
+  }
+}
 const issuer = `http://127.0.0.1:${conf.port}`;
 const rotating = new Set(conf.clients.filter((c) => c.rotate).map((c) => c.client_id));
 const noRefresh = new Set(conf.clients.filter((c) => c.refresh === false).map((c) => c.client_id));
@@ -18,6 +66,7 @@ const quiet = new Set(conf.clients.filter((c) => c.omit_refresh_on_refresh).map(
 const resourceScopes = conf.scopes.filter((s) => !['openid', 'email', 'profile', 'offline_access'].includes(s));
 
 const provider = new Provider(issuer, {
+  ...(conf.store ? { adapter: FileAdapter } : {}),
   clients: conf.clients.map((c) => ({
     client_id: c.client_id,
     client_secret: c.client_secret,
@@ -42,8 +91,9 @@ const provider = new Provider(issuer, {
     IdToken: 3600,
     Interaction: 600,
     Session: 3600,
-    Grant: 86400,
-    RefreshToken: 86400,
+    // A refresh token is honoured only while its grant lives.
+    Grant: Math.max(86400, refreshTtl),
+    RefreshToken: refreshTtl,
   },
   features: {
     devInteractions: { enabled: true },

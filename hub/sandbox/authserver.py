@@ -8,6 +8,8 @@ the clients marked ``rotate`` (where the real provider rotates). ``counts()`` re
 requests reached the token endpoint (the single-flight tests and the benchmark count them).
 A client given ``accounts`` also gets DocuSign's ``GET /oauth/userinfo`` (the user's accounts,
 each with its API host), which the hub reads after the grant.
+With ``store`` (a file) the grants outlive the process: `hub up` restarts it next time and
+the demo's refresh tokens still work.
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from hub.core.installs import (
     read_stripped,
     run_logged,
 )
-from hub.core.processes import free_port, log_tail, send_signal
+from hub.core.processes import (
+    die_with_parent_hook,
+    free_port,
+    log_tail,
+    private_dir,
+    send_signal,
+)
 from hub.sandbox.errors import SandboxError
 
 OIDC_PROVIDER_VERSION = "9.13.3"
@@ -121,6 +129,10 @@ class AuthServer:
     clients: list[OAuthClient]
     scopes: list[str] = field(default_factory=list)
     access_ttl: int = 60
+    refresh_ttl: int = 86400
+    # A file keeping grants and tokens across restarts (the demo); None: memory only.
+    store: Path | None = None
+    die_with_parent: bool = False
     cache_dir: str | None = None
     port: int = 0
     _proc: subprocess.Popen[bytes] | None = None
@@ -156,9 +168,14 @@ class AuthServer:
         install = ensure_oidc_provider(self.cache_dir)
         self.port = self.port or free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="hub-authserver-"))
+        if self.store is not None:
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.store.parent)  # it holds the sandbox's refresh tokens
         conf = {
             "port": self.port,
             "access_ttl": self.access_ttl,
+            "refresh_ttl": self.refresh_ttl,
+            "store": str(self.store) if self.store else None,
             "scopes": sorted({"openid", "email", "offline_access", *self.scopes}),
             "clients": [c.__dict__ for c in self.clients],
         }
@@ -175,6 +192,7 @@ class AuthServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent_hook(self.die_with_parent),
             )
         deadline = time.monotonic() + 30
         while True:

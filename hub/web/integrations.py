@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hub.connections import service as connections
 from hub.connections.credentials import DIRECT_KINDS
+from hub.connections.oauth.apps import app_scope
 from hub.connections.service import Connection
 from hub.core import limits
 from hub.core.errors import HubError
@@ -38,7 +39,7 @@ def _connectable(integ: Integration) -> bool:
 
 
 def _integration_card(
-    integ: Integration, conn: Connection | None, hints: dict[str, str]
+    integ: Integration, conn: Connection | None, hints: dict[str, str], oauth_app: str | None
 ) -> dict[str, Any]:
     card_state, label = present.integration_state(integ.status, conn.status if conn else None)
     labels = {
@@ -54,6 +55,8 @@ def _integration_card(
         "label": label,
         "connectable": _connectable(integ),
         "testable": bool(integ.definition.get("test_call")),
+        # OAuth: whose app a connect would use (tenant, instance), None when there is none.
+        "oauth_app": oauth_app,
         "connection": conn,
         "hints": [(labels.get(k, k.replace("_", " ")), v) for k, v in hints.items()],
     }
@@ -66,6 +69,7 @@ def integrations(
     removed: str | None = None,
     tested: str | None = None,
     untested: str | None = None,
+    app_saved: str | None = None,
     c: Console = Depends(console),
 ) -> Response:
     """The catalog by category, each card with its connection's state and masked hints."""
@@ -77,7 +81,9 @@ def integrations(
         for integ in registry.list_integrations(s):
             conn = conns.get(integ.slug)
             hints = connections.credential_hints(s, vault, conn) if conn else {}
-            groups.setdefault(integ.category, []).append(_integration_card(integ, conn, hints))
+            app = app_scope(s, c.tenant_id, integ.slug) if integ.auth_type == "oauth2" else None
+            card = _integration_card(integ, conn, hints, app)
+            groups.setdefault(integ.category, []).append(card)
             names[integ.slug] = integ.name
         order = {cat: i for i, cat in enumerate(CATEGORIES)}
         grouped = [
@@ -99,6 +105,11 @@ def integrations(
                     " Save & Test got no verdict (n8n, the hub's edge or the vendor did not "
                     "answer): press Test once it can be reached."
                 )
+        elif app_saved in names:
+            flash = (
+                f"The OAuth app for {names[app_saved]} is saved; its client secret is in the "
+                f"vault. Now click Connect with {names[app_saved]}."
+            )
         elif removed in names:
             flash = f"{names[removed]} disconnected; its stored credential was destroyed."
         elif tested in names and tested in conns:

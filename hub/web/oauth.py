@@ -1,18 +1,29 @@
-"""The console's "Connect with X" for OAuth integrations: a signed-in owner or admin posts the
-form, the hub starts the flow bound to that user, and the browser goes to the provider's
-consent page; the provider sends it back to /oauth/callback, then to /integrations."""
+"""The console's OAuth pages: "Set up the OAuth app" and "Connect with X".
+
+Setting up the app: an owner or admin registers the tenant's own OAuth app (client id, and a
+client secret that goes to the vault and is never shown again) on a page that shows the exact
+redirect URI to register at the provider. It serves this tenant only and overrides the
+instance's app (which only the operator registers, from the CLI): no console user has power
+over what other tenants use (hub.connections.oauth.apps).
+
+Connecting: a signed-in owner or admin posts the form, the hub starts the flow bound to that
+user, and the browser goes to the provider's consent page; the provider sends it back to
+/oauth/callback, then to /integrations."""
 
 from __future__ import annotations
 
 import html
+from typing import Any
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.connections import links
-from hub.connections.oauth import flow
+from hub.connections.oauth import apps, flow
 from hub.core.errors import HubError
 from hub.registry import service as registry
 from hub.web import state
@@ -109,3 +120,74 @@ async def use_connect_link(token: str, request: Request, c: Console = Depends(co
     await checked_form(request, c)
     _manage_only(c)
     return await _start_flow(request, c, "", "assistant", link=token[:64])
+
+
+def _app_context(s: Session, request: Request, c: Console, slug: str) -> dict[str, Any]:
+    integ = registry.get_integration(s, slug)
+    if integ.auth_type != "oauth2" or "oauth" not in integ.definition:
+        raise PageError(
+            409,
+            "Not an OAuth integration",
+            f"{integ.name} connects through {integ.auth_type}: it has no OAuth app to set up.",
+        )
+    mine = apps.get_tenant_app(s, c.tenant_id, integ.slug)
+    return {
+        "active": "integrations",
+        "integration": integ,
+        "redirect_uri": apps.redirect_uri(request.app.state.settings.base_url),
+        "tenant_app": mine,
+        "secret_hint": apps.secret_hint(s, state.vault(request), mine) if mine else None,
+        "instance_app": apps.get_app(s, integ.slug) is not None,
+        "docs_url": integ.definition.get("docs_url"),
+        "client_id": mine.client_id if mine else "",
+        "errors": {},
+        "error": None,
+    }
+
+
+@router.get("/integrations/{slug}/oauth-app")
+def oauth_app_form(slug: str, request: Request, c: Console = Depends(console)) -> Response:
+    """Set up (or replace) the tenant's OAuth app: the redirect URI to register, the form."""
+    _manage_only(c)
+    with state.db(request).session() as s:
+        ctx = _app_context(s, request, c, slug)
+        return render(request, "oauth_app.html", ctx, c=c, s=s)
+
+
+@router.post("/integrations/{slug}/oauth-app")
+async def save_oauth_app(slug: str, request: Request, c: Console = Depends(console)) -> Response:
+    """Store the tenant's OAuth app (secret into the vault, audited); a refusal re-shows the
+    form with what to fix and never the secret."""
+    form = await checked_form(request, c)
+    _manage_only(c)
+    client_id = str(form.get("client_id") or "")
+    client_secret = str(form.get("client_secret") or "")
+
+    def _save() -> Response:
+        with state.db(request).session() as s:
+            ctx = _app_context(s, request, c, slug)
+            integ = ctx["integration"]
+            try:
+                apps.register_tenant_app(
+                    s,
+                    state.vault(request),
+                    c.tenant_id,
+                    c.caller.actor,
+                    integration=integ.slug,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                )
+            except HubError as exc:
+                s.rollback()
+                field = str(exc.details.get("field") or "")
+                ctx["errors"] = {field: exc.message} if field else {}
+                ctx["error"] = exc.message if not field else "Please correct the marked field."
+                # A valid client id is shown again; the secret never is.
+                ctx["client_id"] = "" if field == "client_id" else client_id.strip()
+                return render(request, "oauth_app.html", ctx, c=c, s=s, status=exc.status)
+            return RedirectResponse(
+                f"/integrations?app_saved={quote(integ.slug)}#{quote(integ.slug)}",
+                status_code=303,
+            )
+
+    return await anyio.to_thread.run_sync(_save)

@@ -225,3 +225,34 @@ def test_oauth_register_keeps_the_secret_out_of_sight(env):
     assert "123.apps.example" in listed and secret not in listed and secret not in p.stdout
     refused = hub(env, "oauth", "register", "twilio", "--client-id", "x", check=False)
     assert refused.returncode != 0 and "does not connect through OAuth" in refused.stderr
+
+
+def test_oauth_register_for_a_tenant(env):
+    """`--tenant` registers that tenant's own app (listed with its scope, secret masked); it
+    takes no endpoints of its own (they stay the operator's)."""
+    env["HUB_MASTER_KEY"] = new_master_key()
+    hub(env, "tenants", "create", "acme")
+    secret = "tenant-oauth-canary-" + os.urandom(8).hex()
+    p = subprocess.run(
+        [sys.executable, "-m", "hub", "oauth", "register", "outlook_calendar", "--tenant", "acme",
+         "--client-id", "acme-graph-app", "--client-secret-stdin"],
+        env=env, input=secret + "\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "registered tenant acme's OAuth app for outlook_calendar" in p.stdout
+    listed = hub(env, "oauth", "list").stdout
+    assert "tenant acme" in listed and "acme-graph-app" in listed and secret not in listed
+    refused = hub(
+        env,
+        "oauth",
+        "register",
+        "outlook_calendar",
+        "--tenant",
+        "acme",
+        "--client-id",
+        "x",
+        "--token-url",
+        "https://login.example/token",
+        check=False,
+    )
+    assert refused.returncode != 0 and "instance's endpoints" in refused.stderr

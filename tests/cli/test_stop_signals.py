@@ -1,5 +1,6 @@
 """SIGINT and SIGTERM (what docker, systemd and supervisors send) stop `hub up` and `hub serve`
-with every child they started: no n8n, task runner or Prism process is left, no port held."""
+with every child they started: no n8n, task runner, Prism or authorization server process is
+left, no port held."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def test_hub_up_stops_every_child_on_sigterm(tmp_path):
     children = descendants(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in children)
     assert "n8n" in names and names.count("prism") >= 6, names  # what must be stopped
+    assert "authserver.mjs" in names, names  # the demo calendars' OAuth provider
     stop_and_check(proc, sig, ports)
 
 

@@ -1,90 +1,27 @@
-"""The sandbox authorization server (oidc-provider) for OAuth tests, and a scripted consent."""
+"""The sandbox authorization server (oidc-provider) for OAuth tests, and a scripted consent
+(the pieces `hub up` shares are in hub/sandbox/oauth.py)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from hub.connections.oauth.apps import register_app
 from hub.runtime import Runtime
-from hub.sandbox.authserver import AuthServer, OAuthClient
+from hub.sandbox.authserver import AuthServer
 
-# Which sandbox clients stand for which integration, with the real provider's habits:
-# Google never rotates and answers refreshes without a refresh token; Microsoft rotates.
-# DocuSign takes the client secret by Basic auth and lists the user's accounts at userinfo,
-# each with its own API host; the one marked default becomes the connection's.
-DOCUSIGN_ACCOUNT = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-DOCUSIGN_OTHER_ACCOUNT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-DOCUSIGN_ACCOUNTS = [
-    {
-        "account_id": DOCUSIGN_OTHER_ACCOUNT,
-        "is_default": False,
-        "account_name": "Sparkle Holdings",
-        "base_uri": "https://eu.docusign.net",
-    },
-    {
-        "account_id": DOCUSIGN_ACCOUNT,
-        "is_default": True,
-        "account_name": "Sparkle Window Cleaning",
-        "base_uri": "https://demo.docusign.net",
-    },
-]
-HABITS = {
-    "google_calendar": {"omit_refresh_on_refresh": True},
-    "outlook_calendar": {"rotate": True},
-    "google_business_profile": {"omit_refresh_on_refresh": True},
-    "docusign": {"auth_method": "client_secret_basic", "accounts": DOCUSIGN_ACCOUNTS},
-}
-SCOPES = [
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.readonly",
-    "https://www.googleapis.com/auth/business.manage",
-    "User.Read",
-    "Calendars.ReadWrite",
-    "signature",
-    "extended",
-]
-
-
-def clients_for(redirect_uris: list[str]) -> list[OAuthClient]:
-    """One sandbox client per integration, secret random per run."""
-    return [
-        OAuthClient(
-            client_id=f"hub-{slug}",
-            client_secret=secrets.token_urlsafe(24),
-            redirect_uris=redirect_uris,
-            **habits,  # type: ignore[arg-type]
-        )
-        for slug, habits in HABITS.items()
-    ]
-
-
-def start_auth_server(redirect_uris: list[str], access_ttl: int = 60) -> AuthServer:
-    """A running oidc-provider for these redirect URIs."""
-    return AuthServer(clients_for(redirect_uris), scopes=SCOPES, access_ttl=access_ttl).start()
-
-
-def register_apps(rt: Runtime, server: AuthServer) -> None:
-    """Register the hub's OAuth apps, endpoints pointed at the sandbox server."""
-    with rt.db.session() as s:
-        for c in server.clients:
-            register_app(
-                s,
-                rt.vault,
-                "operator",
-                integration=c.client_id.removeprefix("hub-"),
-                client_id=c.client_id,
-                client_secret=c.client_secret,
-                authorize_url=server.authorize_url,
-                token_url=server.token_url,
-                revoke_url=server.revoke_url,
-            )
-
-
-def client_of(server: AuthServer, integration: str) -> OAuthClient:
-    """The sandbox client standing for an integration."""
-    return next(c for c in server.clients if c.client_id == f"hub-{integration}")
+# The sandbox's clients, their habits and the apps registered against them live in
+# hub/sandbox/oauth.py, shared with `hub up`'s demo.
+from hub.sandbox.oauth import (  # noqa: F401 - re-exported for the tests
+    DOCUSIGN_ACCOUNT,
+    DOCUSIGN_ACCOUNTS,
+    DOCUSIGN_OTHER_ACCOUNT,
+    HABITS,
+    SCOPES,
+    client_of,
+    clients_for,
+    register_apps,
+    start_auth_server,
+)
 
 
 def consent(authorize_url: str, login: str, *, stop_at: str) -> str:

@@ -1,6 +1,7 @@
-"""Save & Test for the API-key integrations (issue 10, item 4), through real n8n against the
-sandbox (Prism with each vendor's spec): the internal verify_credentials tool, run after every
-credential save and on POST /api/connections/{id}/test, never seen or called by agents."""
+"""Save & Test for the API-key integrations and Google Business Profile (issue 10, item 4),
+through real n8n against the sandbox (Prism with each vendor's spec): the internal
+verify_credentials tool, run after every credential save and on POST
+/api/connections/{id}/test, never seen or called by agents."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.test_calendars import connect
+from tests.e2e.test_social import GBP, google  # noqa: F401 - the fixture
 from tests.e2e.test_tools import CREDENTIALS, request_violations
 
 pytestmark = pytest.mark.n8n
@@ -172,3 +175,55 @@ def test_an_agent_can_neither_see_nor_call_verify_credentials(live_hub, sandbox_
     offered = {a["name"] for d in doc["data"]["domains"] for a in d["actions"]}
     assert "send_sms" in offered and "verify_credentials" not in offered
     assert sandbox_.requests("twilio") == []  # the refused calls never reached the vendor
+
+
+def test_google_business_profile_tests_the_configured_listing(live_hub, sandbox_, google):  # noqa: F811
+    """GBP connects by OAuth before the admin names the account and location its test reads:
+    until then the test does not ask Google (and says what to set); once they are set, Save &
+    Test lists the location's posts with the OAuth access token (the sandbox accepts only a
+    current one) and its answer sets the status."""
+    tenant = live_hub.tenant("sag")
+    conn = connect(live_hub, google, tenant, GBP)
+    assert conn["status"] == "connected"
+    assert sandbox_.requests(GBP) == []  # the connect's test had nothing to read yet
+    test_url = f"{live_hub.url}/api/connections/{conn['id']}/test"
+    r = httpx.post(test_url, headers=tenant.h("admin"), timeout=60)
+    got = r.json()
+    assert r.status_code == 200 and got["tested"] is False and got["status"] == "connected", got
+    assert "account_id" in got["message"] and "location_id" in got["message"], got
+    assert sandbox_.requests(GBP) == []
+
+    # Naming the listing runs Save & Test: one cheap read of that location, nothing posted.
+    ids = {"account_id": "112233445566778899001", "location_id": "987654321"}
+    r = httpx.patch(
+        f"{live_hub.url}/api/connections/{conn['id']}",
+        json={"config": ids},
+        headers=tenant.h("admin"),
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["test"]["tested"] is True and body["test"]["status"] == "connected", body["test"]
+    assert "posts of location 987654321" in body["test"]["message"], body["test"]
+    (rec,) = sandbox_.requests(GBP)
+    where = "/v4/accounts/112233445566778899001/locations/987654321/localPosts"
+    assert rec.method == "GET" and rec.path.endswith(where) and "pageSize=1" in rec.query
+    assert rec.status == 200 and request_violations(rec) == [], rec.violations
+    token = rec.headers["authorization"].removeprefix("Bearer ")
+    assert token and google.token_check(GBP)(token)  # the connection's live access token
+    run = httpx.get(
+        f"{live_hub.url}/api/runs/{body['test']['run_id']}", headers=tenant.h("admin")
+    ).json()
+    assert run["tool"] == "verify_credentials" and run["provider"] == GBP, run
+    assert token not in str(run) and token not in r.text
+
+    # Google's refusal is the verdict: error, with Google's reason; then connected again.
+    sandbox_.fault(GBP, 401)
+    got = httpx.post(test_url, headers=tenant.h("admin"), timeout=60).json()
+    assert got["status"] == "error" and got["tested"] is True, got
+    assert "Request had invalid authentication credentials." in got["message"], got
+    assert _connection(live_hub, tenant, conn["id"])["last_error_kind"] == "auth"
+    got = httpx.post(test_url, headers=tenant.h("admin"), timeout=60).json()
+    assert got["status"] == "connected", got
+    outcomes = sorted(a["success"] for a in _tested_audit(live_hub, tenant))
+    assert outcomes == [False, True, True]

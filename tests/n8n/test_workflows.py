@@ -89,6 +89,7 @@ EXPECTED = {
     "mailgun/verify_credentials",
     "dropbox_sign/verify_credentials",
     "docusign/verify_credentials",
+    "google_business_profile/verify_credentials",
 }
 # Inbound-event handlers (hub.webhooks): deployed like tools, bound to no tool.
 HANDLERS = {"twilio/on_event", "docusign/on_event"}

@@ -51,7 +51,7 @@ def start(
             "not_available",
             f"{integ.name} is {integ.status.replace('_', ' ')}: it cannot be connected yet.",
         )
-    provider, creds = provider_and_client(s, vault, integration)
+    provider, creds, _ = provider_and_client(s, vault, integration, tenant_id)
     conn = connection_for(s, tenant_id, provider.integration)
     if conn is None:
         s.add(
@@ -96,6 +96,7 @@ class _Pending:
     connected_via: str
     provider: Provider
     creds: oauth.ClientCreds
+    app_scope: str
 
 
 def _identity(provider: Provider, tok: oauth.TokenSet) -> str:
@@ -165,7 +166,7 @@ def complete(
             st.code_verifier,
             st.redirect_uri,
             st.connected_via,
-            *provider_and_client(s, vault, st.integration_slug),
+            *provider_and_client(s, vault, st.integration_slug, st.tenant_id),
         )
     if callback_url != pending.redirect_uri:
         raise HubError(
@@ -255,6 +256,7 @@ def store_tokens(
         credential_id=conn.credential_id,
     )
     conn.credential_id = cred.id
+    conn.oauth_app = p.app_scope  # refreshes and revocation must use the issuing client
     conn.token_expires_at = expiry_of(tok)
     found = _usable(get_integration(s, p.integration).definition, found or {})
     conn.config = {**found, **conn.config, **config}
@@ -280,6 +282,7 @@ def store_tokens(
             "oauth": True,
             "scopes": sorted((tok.scope or "").split()),
             "refresh_token": tok.refresh_token is not None,
+            "oauth_app": p.app_scope,
         },
     )
     return conn

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.connections.health import set_status
 from hub.connections.models import Connection
 from hub.connections.oauth import client as oauth
-from hub.connections.oauth.apps import provider_and_client
+from hub.connections.oauth.apps import connection_client
 from hub.connections.oauth.tokens import expiry_of, token_fields, token_hints
 from hub.core.errors import HubError
 from hub.db.engine import Database, make_engine
@@ -149,7 +149,7 @@ class Refresher:
         fields = self.vault.read(s, tenant_id, conn.credential_id)
         if not force and not expiring(fields, min_valid_s):
             return _Outcome(fields)  # someone refreshed it while we waited for the lock
-        provider, creds = provider_and_client(s, self.vault, conn.integration_slug)
+        provider, creds = connection_client(s, self.vault, conn)
         spent = fields.get("refresh_token")
         if not spent:
             if not expiring(fields, 0):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.connections.models import Connection
 from hub.connections.oauth import client as oauth
-from hub.connections.oauth.apps import provider_and_client
+from hub.connections.oauth.apps import connection_client
 from hub.core.errors import HubError
 from vault import Vault
 
@@ -30,9 +30,9 @@ def revoke_tokens(s: Session, vault: Vault, conn: Connection) -> Revocation:
     fields = vault.read(s, conn.tenant_id, conn.credential_id)
     tokens = [(fields[k], k) for k in ("refresh_token", "access_token") if fields.get(k)]
     try:
-        provider, creds = provider_and_client(s, vault, conn.integration_slug)
+        provider, creds = connection_client(s, vault, conn)
     except HubError:
-        return "not_supported"  # the operator removed the app: nothing to revoke with
+        return "not_supported"  # the app was removed: nothing to revoke with
     if not provider.endpoints.revoke_url:
         return "not_supported"
     ok = [oauth.revoke(provider.endpoints, creds, token=t, hint=k) for t, k in tokens]

@@ -54,7 +54,7 @@ def test_add_approve_and_review_a_change(
             page.get_by_label("Name", exact=True).fill("tools")
             page.get_by_label("URL", exact=True).fill(base + "/mcp")
             page.get_by_label("Authentication").select_option("bearer")
-            page.get_by_label("Token or header value").fill(secret)
+            page.get_by_label("Token, header value or OAuth client secret").fill(secret)
             page.get_by_role("button", name="Add server").click()
             expect(page.get_by_role("status")).to_contain_text("Server registered")
             row = page.locator("tr[data-tool='echo']")

@@ -127,6 +127,10 @@ def _heal(
                 client.deactivate(n8n_id)
             client.publish(n8n_id)
     except (N8nError, HubError) as exc:
+        # An n8n main that has just restarted registers its webhooks one by one and may
+        # refuse a publish meanwhile: one that answers a moment later was never dead.
+        if _answers_soon(http, base_url, path, within=5.0):
+            return WebhookCheck(integration, tool, version, path, ALIVE)
         detail = getattr(exc, "message", None) or str(exc)
         return WebhookCheck(integration, tool, version, path, DEAD, f"redeploy failed: {detail}")
     if _answers_soon(http, base_url, path):

@@ -123,6 +123,7 @@ def job_refresh_mcp_servers(rt: Runtime) -> int:
 
 
 _alerted: set[str] = set()  # dead webhooks already alerted on (once each, until healed)
+_suspect: set[str] = set()  # dead on the last sweep once: alerted if still dead on the next
 
 
 def job_webhook_liveness(rt: Runtime) -> int:
@@ -133,13 +134,21 @@ def job_webhook_liveness(rt: Runtime) -> int:
         key = str(c.ref)
         if c.result == liveness.ALIVE:
             _alerted.discard(key)
+            _suspect.discard(key)
             continue
         if c.result == liveness.UNREACHABLE:
             continue  # n8n itself is down: calls say n8n_unavailable, nothing to redeploy
         acted += 1
-        if c.result == liveness.DEAD and key in _alerted:
-            continue
         healed = c.result == liveness.HEALED
+        if healed:
+            _suspect.discard(key)
+        elif key in _alerted:
+            continue
+        elif key not in _suspect:
+            # Dead on two sweeps in a row before anyone is paged: an n8n main restarting
+            # answers 404 for a while and refuses publishes until its webhooks are back.
+            _suspect.add(key)
+            continue
         if not healed:
             _alerted.add(key)
             log.error(

@@ -93,33 +93,38 @@ def store_many(s: Session, batch: list[NewEvent]) -> list[tuple[str | None, bool
     stmt = _insert_stmt(conn.dialect.name)
     now = utcnow()
     seen: set[tuple[str, str]] = set()
-    out: list[tuple[str | None, bool]] = []
+    ids: list[str | None] = []
+    rows: list[dict[str, Any]] = []
     for ev in batch:
         key = (ev.endpoint_id, ev.dedupe_key[:200])
         if key in seen:  # the same vendor event twice in one batch: the second is a repeat
-            out.append((None, False))
+            ids.append(None)
             continue
         seen.add(key)
         event_id = new_id("evt")
-        params = {
-            "id": event_id,
-            "tenant_id": ev.tenant_id,
-            "endpoint_id": ev.endpoint_id,
-            "provider": ev.provider,
-            "dedupe_key": key[1],
-            "event_type": ev.event_type[:120],
-            "content_type": ev.content_type[:120],
-            "body": ev.body,
-            "status": "received",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "received_at": now,
-            "replays": 0,
-        }
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
-        inserted = conn.execute(stmt, params).scalar() is not None
-        out.append((event_id, True) if inserted else (None, False))
-    return out
+        ids.append(event_id)
+        rows.append(
+            {
+                "id": event_id,
+                "tenant_id": ev.tenant_id,
+                "endpoint_id": ev.endpoint_id,
+                "provider": ev.provider,
+                "dedupe_key": key[1],
+                "event_type": ev.event_type[:120],
+                "content_type": ev.content_type[:120],
+                "body": ev.body,
+                "status": "received",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "received_at": now,
+                "replays": 0,
+            }
+        )
+    # One multi-row INSERT for the batch (SQLAlchemy's insertmanyvalues): a statement per
+    # event was most of the writer's time. RETURNING, not rowcount (psycopg reports -1 for
+    # ON CONFLICT DO NOTHING): the ids it returns are the rows inserted, the rest repeats.
+    inserted = set(conn.execute(stmt, rows).scalars()) if rows else set()
+    return [(i, True) if i in inserted else (None, False) for i in ids]
 
 
 def store(
@@ -247,20 +252,28 @@ _DUE_IDS = (
     .order_by(_events.c.next_attempt_at)
     .limit(bindparam("lim"))
 )
+# One statement claims a batch: the due rows' ids (subquery), a compare-and-set on their
+# status (with several replicas each row goes to one: PostgreSQL re-checks the condition on a
+# row another claim updated first) and the claimed rows back through RETURNING.
 _CLAIM = (
-    update(_events)
+    update(WebhookEvent)
     .where(
-        _events.c.id.in_(bindparam("ids", expanding=True)),
+        WebhookEvent.id.in_(_DUE_IDS.scalar_subquery()),
         (
-            (_events.c.status == "received")
-            | ((_events.c.status == "delivering") & (_events.c.lease_until < bindparam("now")))
+            (WebhookEvent.status == "received")
+            | (
+                (WebhookEvent.status == "delivering")
+                & (WebhookEvent.lease_until < bindparam("now"))
+            )
         ),
     )
-    .values(status="delivering", lease_until=bindparam("lease"), attempts=_events.c.attempts + 1)
-)
-_CLAIMED = select(WebhookEvent).where(
-    WebhookEvent.id.in_(bindparam("ids", expanding=True)),
-    WebhookEvent.lease_until == bindparam("lease"),
+    .values(
+        status="delivering",
+        lease_until=bindparam("lease"),
+        attempts=WebhookEvent.attempts + 1,
+    )
+    .returning(WebhookEvent)
+    .execution_options(synchronize_session=False, populate_existing=True)
 )
 _DELIVERED = (
     update(_events)
@@ -279,16 +292,8 @@ def claim_due(s: Session, limit: int = 20) -> list[WebhookEvent]:
     """Take up to `limit` events due for delivery (or whose worker's lease ran out)."""
     # Prebuilt statements (above): building them per claim was the worker's largest cost.
     now = utcnow()
-    conn = s.connection()
-    ids = list(conn.execute(_DUE_IDS, {"now": now, "lim": limit}).scalars())
-    if not ids:
-        return []
-    # The lease's instant doubles as this claim's token: one compare-and-set UPDATE for the
-    # batch, then the rows that carry it (with several replicas, each row goes to one).
-    lease = now + timedelta(seconds=LEASE_S, microseconds=random.randint(0, 999))
-    conn.execute(_CLAIM, {"ids": ids, "now": now, "lease": lease})
-    params = {"ids": ids, "lease": lease}
-    return list(s.scalars(_CLAIMED, params, execution_options={"populate_existing": True}))
+    lease = now + timedelta(seconds=LEASE_S)
+    return list(s.scalars(_CLAIM, {"now": now, "lim": limit, "lease": lease}))
 
 
 def release_leases(s: Session) -> int:

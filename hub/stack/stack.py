@@ -48,6 +48,10 @@ def _base_env() -> dict[str, str]:
     return env
 
 
+#: What a part's log says when its port was taken between picking and starting.
+_PORT_TAKEN = ("already in use", "EADDRINUSE", "Address in use")
+
+
 def _free_run(n: int) -> int:
     """A port ``p`` with ``p .. p+n-1`` all free."""
     for _ in range(200):
@@ -218,15 +222,24 @@ class Stack:
             raise
         return self
 
+    @staticmethod
+    def _span(name: str) -> int:
+        """How many consecutive ports a part listens on, from its recorded one."""
+        if name == "n8n" or name.startswith("n8n-worker-"):
+            return 2  # the HTTP (or health) port, then the task broker's
+        return sandbox_port_count() if name == "sandbox" else 1
+
+    def _pick(self, name: str) -> None:
+        n = self._span(name)
+        self.ports[name] = free_port() if n == 1 else _free_run(n)
+
     def _allocate(self) -> None:
-        self.ports = {"redis": free_port(), "lb": free_port(), "n8n": _free_run(2)}
-        if self.private_postgres:
-            self.ports["postgres"] = free_port()
-        for i in range(1, self.workers + 1):
-            self.ports[f"n8n-worker-{i}"] = _free_run(2)  # health port, task broker
-        for i in range(1, self.hubs + 1):
-            self.ports[f"hub-{i}"] = free_port()
-        self.ports["sandbox"] = _free_run(sandbox_port_count())
+        names = ["redis", "lb", "n8n", *(["postgres"] if self.private_postgres else [])]
+        names += [f"n8n-worker-{i}" for i in range(1, self.workers + 1)]
+        names += [f"hub-{i}" for i in range(1, self.hubs + 1)] + ["sandbox"]
+        self.ports = {}
+        for name in names:
+            self._pick(name)
         key_file = self.dir / "n8n.key"
         if not key_file.exists():
             key_file.write_text(secrets.token_urlsafe(32))
@@ -259,38 +272,66 @@ class Stack:
         postgres.create_databases(self.admin_url, self.databases)
 
     def _start_redis(self) -> None:
-        self.start_one("redis")
+        self._start_new(["redis"])
 
     def _start_n8n(self, install: N8nInstall) -> None:
-        self.start_one("n8n", install=install)
+        self._start_new(["n8n"], install)
 
     def _start_workers(self, install: N8nInstall) -> None:
-        names = [f"n8n-worker-{i}" for i in range(1, self.workers + 1)]
-        for name in names:
-            self.start_one(name, install=install, wait=False)
-        for name in names:
-            self._wait(name)
+        self._start_new([f"n8n-worker-{i}" for i in range(1, self.workers + 1)], install)
 
     def _start_sandbox(self, prism: Path) -> None:
-        self.start_one("sandbox")
+        self._start_new(["sandbox"])
 
     def _start_hubs(self) -> None:
-        names = [f"hub-{i}" for i in range(1, self.hubs + 1)]
-        for name in names:  # together: the provisioning lock decides who sets n8n up
-            self.start_one(name, wait=False)
-        for name in names:
-            self._wait(name)
+        # Together: the provisioning lock decides who sets n8n up.
+        self._start_new([f"hub-{i}" for i in range(1, self.hubs + 1)])
+
+    def _start_new(
+        self,
+        names: list[str],
+        install: N8nInstall | None = None,
+        configure: Callable[[], None] | None = None,
+    ) -> None:
+        """Start parts nothing started yet depends on, together, and wait for them.
+
+        Ports are picked before anything starts, and n8n takes a while: on a busy machine
+        another process can take one meanwhile. Nothing knows a part's port until the parts
+        after it start, so a taken port is picked again (before the start, or when the part
+        exits saying so), three times at most.
+        """
+        for attempt in range(3):
+            for name in names:
+                if any(port_in_use(self.ports[name] + i) for i in range(self._span(name))):
+                    self._pick(name)
+            self.save()
+            if configure is not None:
+                configure()  # files that name the ports
+            for name in names:
+                self.start_one(name, install=install, wait=False)
+            try:
+                for name in names:
+                    self._wait(name)
+                return
+            except StackError as exc:
+                if attempt == 2 or not any(m in str(exc) for m in _PORT_TAKEN):
+                    raise
+                said = next(ln for ln in str(exc).splitlines() if any(m in ln for m in _PORT_TAKEN))
+                print(f"[stack] {said.strip()}: picking other ports", file=sys.stderr)
+                for name in names:
+                    self.stop_one(name)
 
     def _start_lb(self) -> None:
-        cfg = self.dir / "haproxy.cfg"
-        cfg.write_text(
-            haproxy_config(
-                self.ports["lb"],
-                {f"hub-{i}": self.ports[f"hub-{i}"] for i in range(1, self.hubs + 1)},
-                repo_path("deploy") / "haproxy-errors",
+        def configure() -> None:
+            (self.dir / "haproxy.cfg").write_text(
+                haproxy_config(
+                    self.ports["lb"],
+                    {f"hub-{i}": self.ports[f"hub-{i}"] for i in range(1, self.hubs + 1)},
+                    repo_path("deploy") / "haproxy-errors",
+                )
             )
-        )
-        self.start_one("lb")
+
+        self._start_new(["lb"], configure=configure)
 
     # ------------------------------------------------------------------ one part
     def _n8n_env(self, install: N8nInstall, name: str) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """The stack's parts that need no running stack: the HAProxy config it writes is accepted by
-`haproxy -c`, and a recorded pid is signalled only while it is still the recorded process."""
+`haproxy -c`, a recorded pid is signalled only while it is still the recorded process, and a
+port taken between picking and starting is picked again."""
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from hub.core.settings import repo_path
 from hub.stack.daemons import Daemon, spawn
 from hub.stack.haproxy import haproxy_config
+from hub.stack.stack import Stack
 
 
 def test_the_native_haproxy_config_is_valid(tmp_path: Path):
@@ -48,3 +51,26 @@ def test_a_reused_pid_is_never_signalled(tmp_path: Path):
     finally:
         d.stop(timeout=5)
     assert not d.alive()
+
+
+def test_a_port_taken_after_it_was_picked_is_picked_again(tmp_path: Path):
+    """Ports are picked before n8n's long start; another process may take one meanwhile."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (scripts/test installs it)", pytrace=False)
+    stack = Stack(dir=tmp_path, hubs=1, workers=1)
+    stack._allocate()
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", stack.ports["redis"]))
+    squatter.listen()
+    taken = stack.ports["redis"]
+    try:
+        stack._start_redis()
+        assert stack.ports["redis"] != taken
+        assert Stack.load(tmp_path).ports["redis"] == stack.ports["redis"]  # recorded
+        with socket.create_connection(("127.0.0.1", stack.ports["redis"]), timeout=5) as c:
+            c.sendall(b"PING\r\n")
+            assert c.recv(16) == b"+PONG\r\n"  # redis itself, on the new port
+    finally:
+        squatter.close()
+        stack.down()
+    assert not any(d.alive() for d in stack.daemons.values())

@@ -5,7 +5,8 @@ run with stripe-python's own signer), so each one is verified, inserted and ackn
 the delivery worker drains them meanwhile (no Stripe handler workflow: delivery is the hub's
 own). The same requests go to a zero-work endpoint (bench.zero_work) in the same run: the
 ratio is what verification and storage cost against a server that does nothing.
-Run: uv run python -m bench.webhook_ingest_bench [rounds] [seconds] [connections]
+Run: uv run python -m bench.webhook_ingest_bench [rounds] [seconds] [connections] [backends]
+(backends: comma-separated, `sqlite,postgres` by default)
 """
 
 from __future__ import annotations
@@ -177,12 +178,14 @@ def run_wrk(base: str, path: str, events: Path, connections_: int, seconds: int)
     }
 
 
-def main(rounds: int = 3, seconds: int = 8, conns: int = 32) -> None:
+def main(
+    rounds: int = 3, seconds: int = 8, conns: int = 32, backends: str = "sqlite,postgres"
+) -> None:
     """Measure both backends and print a Markdown table."""
     if not wrk.available():
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     rows = []
-    for backend in ("sqlite", "postgres"):
+    for backend in backends.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             hport, zport = free_port(), free_port()
@@ -243,4 +246,4 @@ def main(rounds: int = 3, seconds: int = 8, conns: int = 32) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:4]), *sys.argv[4:5])

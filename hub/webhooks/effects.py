@@ -13,13 +13,13 @@ from typing import Any
 from hub.db.engine import Database
 from hub.webhooks.effects_base import NotYet
 from hub.webhooks.esignature import docusign_effect, dropbox_sign_effect
-from hub.webhooks.models import WebhookEvent
+from hub.webhooks.events import Claimed
 from hub.webhooks.payments import stripe_effect
 from vault import Vault
 
-__all__ = ["EFFECTS", "NotYet", "apply"]
+__all__ = ["EFFECTS", "READS_BACK", "NotYet", "apply"]
 
-Effect = Callable[[Database, Vault, WebhookEvent], Awaitable[dict[str, Any] | None]]
+Effect = Callable[[Database, Vault, Claimed], Awaitable[dict[str, Any] | None]]
 
 #: provider -> effect; providers without one are only stored and forwarded.
 EFFECTS: dict[str, Effect] = {
@@ -28,8 +28,12 @@ EFFECTS: dict[str, Effect] = {
     "docusign": docusign_effect,
 }
 
+#: Providers whose effect reads the object back from the vendor (a network round trip): the
+#: worker runs their events concurrently; the others' effects are local reads and writes.
+READS_BACK = frozenset({"dropbox_sign", "docusign"})
 
-async def apply(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
+
+async def apply(db: Database, vault: Vault, ev: Claimed) -> dict[str, Any] | None:
     """Run the provider's effect for one event (None when it has none)."""
     effect = EFFECTS.get(ev.provider)
     return await effect(db, vault, ev) if effect is not None else None

@@ -31,7 +31,7 @@ from hub.runs import service as runs
 from hub.webhooks import events
 from hub.webhooks.effects_base import NotYet
 from hub.webhooks.endpoints import get_endpoint
-from hub.webhooks.models import WebhookEvent
+from hub.webhooks.events import Claimed
 from vault import Vault
 
 #: The event types that change a request's state (others, e.g. viewed, are only stored).
@@ -45,7 +45,7 @@ STATE_EVENTS = {
 READ_TIMEOUT_S = 10.0
 
 
-def _request_id(ev: WebhookEvent) -> str | None:
+def _request_id(ev: Claimed) -> str | None:
     doc = events.payload(ev)
     if isinstance(doc, dict) and "json" in doc:  # a form post: the event is its json field
         doc = doc["json"]
@@ -61,7 +61,7 @@ def _request_id(ev: WebhookEvent) -> str | None:
     return rid if isinstance(rid, str) and rid.isalnum() else None
 
 
-def _account(s: Session, vault: Vault, ev: WebhookEvent) -> tuple[str, str]:
+def _account(s: Session, vault: Vault, ev: Claimed) -> tuple[str, str]:
     """The connection's API base URL and key (the key never leaves this module)."""
     ep = get_endpoint(s, ev.tenant_id, ev.endpoint_id)
     conn = get_connection(s, ev.tenant_id, ep.connection_id)
@@ -86,9 +86,7 @@ def status_of(sr: dict[str, Any]) -> str:
     return "sent"
 
 
-async def dropbox_sign_effect(
-    db: Database, vault: Vault, ev: WebhookEvent
-) -> dict[str, Any] | None:
+async def dropbox_sign_effect(db: Database, vault: Vault, ev: Claimed) -> dict[str, Any] | None:
     """Re-read the signature request, then record its status on the send_contract run."""
     if ev.event_type not in STATE_EVENTS:
         return None
@@ -151,7 +149,7 @@ DOCUSIGN_STATES = {
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _docusign_account(s: Session, ev: WebhookEvent) -> tuple[str, str | None]:
+def _docusign_account(s: Session, ev: Claimed) -> tuple[str, str | None]:
     """The connection's eSignature API host and account id (what the body is checked against)."""
     ep = get_endpoint(s, ev.tenant_id, ev.endpoint_id)
     conn = get_connection(s, ev.tenant_id, ep.connection_id)
@@ -160,7 +158,7 @@ def _docusign_account(s: Session, ev: WebhookEvent) -> tuple[str, str | None]:
     return base.rstrip("/"), account if isinstance(account, str) and account else None
 
 
-async def docusign_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
+async def docusign_effect(db: Database, vault: Vault, ev: Claimed) -> dict[str, Any] | None:
     """Record an envelope's completion, decline or void on its send_contract run."""
     status = DOCUSIGN_STATES.get(ev.event_type)
     if status is None:

@@ -39,8 +39,9 @@ class Intake:
         # A flusher of another (closed) loop never runs again: one per loop that posts.
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = asyncio.create_task(self._flush())
-        # A caller that goes away must not cancel the write the others share.
-        return await asyncio.shield(fut)
+        # A caller that goes away cancels only its own future: the batch is written by the
+        # flusher task, which skips answering a future that is done.
+        return await fut
 
     async def _flush(self) -> None:
         # Let the requests already readable reach the list before the first batch goes.

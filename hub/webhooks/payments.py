@@ -19,7 +19,7 @@ from hub.db.engine import Database
 from hub.runs import service as runs
 from hub.webhooks import events
 from hub.webhooks.effects_base import batch_memo
-from hub.webhooks.models import WebhookEvent
+from hub.webhooks.events import Claimed
 from vault import Vault
 
 # Stripe event type -> (tools whose runs it concerns, result key holding the object id, facts)
@@ -35,7 +35,7 @@ STRIPE: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]] = {
 }
 
 
-def stripe_facts(ev: WebhookEvent) -> tuple[tuple[str, ...], str, str, dict[str, Any]] | None:
+def stripe_facts(ev: Claimed) -> tuple[tuple[str, ...], str, str, dict[str, Any]] | None:
     """(tools, result key, object id, facts) for a Stripe event about a hub-made object."""
     rule = STRIPE.get(ev.event_type)
     doc = events.payload(ev)
@@ -57,7 +57,7 @@ def stripe_facts(ev: WebhookEvent) -> tuple[tuple[str, ...], str, str, dict[str,
     return tools, key, object_id, {**facts, **stamp}
 
 
-def _mark(s: Session, ev: WebhookEvent) -> dict[str, Any] | None:
+def _mark(s: Session, ev: Claimed) -> dict[str, Any] | None:
     got = stripe_facts(ev)
     if got is None:
         return None
@@ -79,7 +79,7 @@ def _mark(s: Session, ev: WebhookEvent) -> dict[str, Any] | None:
     return {"runs_marked": touched, "object_id": object_id}
 
 
-async def stripe_effect(db: Database, vault: Vault, ev: WebhookEvent) -> dict[str, Any] | None:
+async def stripe_effect(db: Database, vault: Vault, ev: Claimed) -> dict[str, Any] | None:
     """Mark the runs a Stripe payment event concerns (no write for other events)."""
     if ev.event_type not in STRIPE:
         return None

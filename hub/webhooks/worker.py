@@ -28,6 +28,7 @@ from hub.n8n.lint import HANDLER_TOOL
 from hub.runs.callpath import CallPath
 from hub.webhooks import effects, events
 from hub.webhooks.effects_base import batch_memo
+from hub.webhooks.events import Claimed
 from hub.webhooks.models import WebhookEvent
 from hub.webhooks.refusals import Refusals
 from vault import Vault
@@ -53,7 +54,7 @@ HANDLER_TTL_S = 5.0
 GATHER_S = 0.02
 
 
-def handler_body(ev: WebhookEvent) -> dict[str, Any]:
+def handler_body(ev: Claimed) -> dict[str, Any]:
     """What a handler workflow receives: the event, parsed, and who it is for."""
     return {
         "event_id": ev.id,
@@ -152,18 +153,25 @@ class Deliverer:
         if self.paused:
             return 0
         await asyncio.sleep(GATHER_S)
-        batch = await self.db.writer.run(lambda s: events.claim_due(s, limit=100))
+        batch = await asyncio.wrap_future(
+            self.db.writer.submit(lambda s: events.claim_due(s, limit=100))
+        )
         if not batch:
             return 0
         sem = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(ev: WebhookEvent) -> None:
+        async def one(ev: Claimed) -> None:
             async with sem:
                 await self.deliver(ev)
 
+        # Events that go nowhere over the network (no handler workflow, a local effect) are
+        # done one after another: a task per event cost more than delivering it.
+        local = [ev for ev in batch if self._local(ev.provider)]
         memo = batch_memo.set({})
         try:
-            await asyncio.gather(*(one(ev) for ev in batch))
+            for ev in local:
+                await self.deliver(ev)
+            await asyncio.gather(*(one(ev) for ev in batch if not self._local(ev.provider)))
         finally:
             batch_memo.reset(memo)
             await self._write_delivered()
@@ -188,13 +196,16 @@ class Deliverer:
         self._handlers[provider] = (version, now)
         return version
 
+    def _local(self, provider: str) -> bool:
+        return provider not in effects.READS_BACK and self._handler_version(provider) is None
+
     def _hop(self) -> Hop | None:
         if self.calls.hop is None and time.monotonic() - self._hop_checked > N8N_DOWN_RETRY_S:
             self._hop_checked = time.monotonic()
             self.calls.refresh_hop()  # `hub workflows deploy` may have registered n8n since
         return self.calls.hop
 
-    async def deliver(self, ev: WebhookEvent) -> None:
+    async def deliver(self, ev: Claimed) -> None:
         """One attempt: the hub's effects, then the handler workflow; the outcome is written."""
         try:
             result = await effects.apply(self.db, self.vault, ev)
@@ -229,14 +240,14 @@ class Deliverer:
         message = str(err.get("message", ""))[:300]
         await self._failed(ev, f"handler answered {kind}: {message}".rstrip(": "))
 
-    async def _delivered(self, ev: WebhookEvent, result: dict[str, Any] | None) -> None:
+    async def _delivered(self, ev: Claimed, result: dict[str, Any] | None) -> None:
         self._done.append((ev.id, result))  # written with the rest of the batch
         log.info(
             "webhook event delivered",
             extra={"event": ev.id, "provider": ev.provider, "attempts": ev.attempts},
         )
 
-    async def _failed(self, ev: WebhookEvent, error: str) -> None:
+    async def _failed(self, ev: Claimed, error: str) -> None:
         status = await self.db.writer.run(lambda s: events.failed(s, ev.id, error))
         self.failures += 1
         log.warning(
@@ -244,7 +255,7 @@ class Deliverer:
             extra={"event": ev.id, "provider": ev.provider, "status": status},
         )
 
-    async def _wait(self, ev: WebhookEvent, error: str) -> None:
+    async def _wait(self, ev: Claimed, error: str) -> None:
         await self.db.writer.run(
             lambda s: events.wait_without_attempt(s, ev.id, error, N8N_DOWN_RETRY_S)
         )

@@ -94,7 +94,7 @@ def test_concurrent_claimers_share_the_due_events_without_overlap(store):
                 if not got:
                     return
                 claimed[k] += [e.id for e in got]
-                assert all(e.status == "delivering" and e.attempts == 1 for e in got)
+                assert all(e.attempts == 1 for e in got)  # the status: read back below
         except BaseException as exc:  # surfaced below: a thread's assert fails the test
             errors.append(exc)
 

@@ -21,6 +21,7 @@ from hub.connections.oauth_routes import router as oauth_router
 from hub.connections.routes import router as connections_router
 from hub.core.guard import EdgeGuard, Limits
 from hub.core.handlers import install_handlers
+from hub.core.lanes import LanedApp
 from hub.core.logs import configure_logging
 from hub.core.middleware import RequestLogMiddleware
 from hub.core.openapi import install_openapi
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.close()
 
-    app = FastAPI(
+    app = LanedApp(
         title="Agent integration hub",
         version=__version__,
         description="Lets AI agents act on a business's accounts through MCP tools, with "

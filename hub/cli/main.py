@@ -58,7 +58,7 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
-    from hub.core.server import server_config
+    from hub.core.server import server_config, settle_heap
 
     settings = get_settings()
     if host:
@@ -73,6 +73,7 @@ def serve(
         app_ = create_app(runtime=rt)
         console.print(f"hub {settings.mode} mode, database {rt.db.engine.url.render_as_string()}")
         console.print(f"API and docs: [bold]{settings.base_url}/docs[/]")
+        settle_heap()
         uvicorn.Server(server_config(app_, settings, host=settings.host, port=settings.port)).run()
 
 

@@ -101,7 +101,7 @@ def _run(
 
     from hub.app import create_app
     from hub.connections.oauth.apps import redirect_uri
-    from hub.core.server import server_config
+    from hub.core.server import server_config, settle_heap
     from hub.sandbox import Sandbox, SandboxError
     from hub.sandbox.demo import ensure_demo_tenant
     from hub.sandbox.oauth import demo_auth_server
@@ -188,6 +188,7 @@ def _run(
         server = uvicorn.Server(
             server_config(create_app(runtime=rt), settings, host=settings.host, port=port)
         )
+        settle_heap()
 
         def when_serving() -> None:
             # The calendars connect through the hub's own callback and Save & Test runs

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from hub.core.guard import Limits
+from hub.core.lanes import LanedApp
 from hub.core.settings import Settings
 from hub.db.engine import Database
 from hub.runs.callpath import CallPath
 from hub.webhooks import service
 from hub.webhooks.ingest import Door
-from hub.webhooks.lane import WebhookLane
+from hub.webhooks.lane import PREFIX, webhook_lane
 from hub.webhooks.routes import router
 from hub.webhooks.worker import Deliverer
 from vault import Vault
@@ -31,14 +31,13 @@ class Webhooks:
         """A connection's webhook URL, for its REST representation."""
         return service.webhook_url_for(s, self.base_url, tenant_id, connection_id)
 
-    def install(self, app: FastAPI) -> None:
-        """Register the REST routes, and the door's lane as the outermost middleware (call
-        this after the app's other middleware: the lane reuses their log and guard)."""
+    def install(self, app: LanedApp) -> None:
+        """Register the REST routes, and the door's lane ahead of the app's stack."""
         app.state.webhooks = self
         app.state.webhook_door = self.door
         app.state.webhook_url_for = self.url_for
         app.include_router(router)
-        app.add_middleware(WebhookLane, limits=self.limits)
+        app.add_lane(PREFIX, webhook_lane(self.limits))
 
     async def start(self) -> None:
         """Start delivering from the store (what a killed hub left is picked up now)."""

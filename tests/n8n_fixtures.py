@@ -17,6 +17,7 @@ skip): the tests exist to run against the real parts.
 
 from __future__ import annotations
 
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,33 @@ from tests.tls_kit import LocalCA
 
 OWNER_EMAIL = "owner@hub.test"
 OWNER_PASSWORD = "Hub-Tests-Passw0rd"
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_run(n: int, host: str = "127.0.0.1") -> int:
+    """A port p with p .. p+n-1 all free, below the kernel's ephemeral range.
+
+    For a process given a base port that it counts up from (`hub up --sandbox-port`: the
+    mocks take the next ports). A free run inside the ephemeral range can be taken moments
+    later by any outgoing connection's local port (a flake seen in CI); below it, only a
+    listener could take it."""
+    low = max(_ephemeral_low(), 2000)
+    for _ in range(200):
+        start = random.randrange(max(1024, low - 12000), low - n)
+        try:
+            for i in range(n):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((host, start + i))
+        except OSError:
+            continue
+        return start
+    raise RuntimeError(f"no {n} free consecutive ports below {low}")
 
 
 def free_port_pair(host: str = "127.0.0.1") -> int:

@@ -639,62 +639,87 @@ def is_remote_name(name: str) -> bool:
     return "__" in name
 
 
+# Columns, not objects: resolving runs on every remote call, and loading two whole rows
+# (every JSON column decoded) cost more than the rest of the lookup.
+_RESOLVE = (
+    select(
+        McpTool.id,
+        McpTool.name,
+        McpTool.exposed_name,
+        McpTool.state,
+        McpTool.permission,
+        McpTool.proposed_permission,
+        McpTool.approved_definition,
+        McpServer.id.label("server_id"),
+        McpServer.name.label("server_name"),
+        McpServer.health,
+        McpServer.last_error,
+        McpServer.url,
+        McpServer.transport,
+        McpServer.resolved_transport,
+        McpServer.credential_id,
+        McpServer.auth_type,
+        McpServer.auth_header,
+        McpServer.server_info,
+    )
+    .join(McpServer, McpServer.id == McpTool.server_id)
+    .where(McpTool.tenant_id == bindparam("tenant_id"), McpTool.exposed_name == bindparam("name"))
+)
+
+
 def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
     """The call target of an exposed name, or a refusal that says why it cannot run."""
-    found = s.execute(
-        select(McpTool, McpServer)
-        .join(McpServer, McpServer.id == McpTool.server_id)
-        .where(McpTool.tenant_id == tenant_id, McpTool.exposed_name == name)
-    ).first()
-    if found is None:
+    t = s.execute(_RESOLVE, {"tenant_id": tenant_id, "name": name}).first()
+    if t is None:
         raise HubError("not_found", "No tool of that name is offered to this agent.")
-    t, server = found
     if t.state == "held":
         raise HubError(
             "tool_held",
-            f"This tool changed on the MCP server '{server.name}' since an admin approved it "
+            f"This tool changed on the MCP server '{t.server_name}' since an admin approved it "
             "(its description, schema or annotations differ), so the hub holds it. An admin "
             "must review the change and re-approve it in the console (MCP servers) before it "
             "can run again.",
-            details={"server": server.name},
+            details={"server": t.server_name},
         )
     if t.state != "approved":
         raise HubError(
             "not_available",
-            f"This tool is {t.state} on the MCP server '{server.name}': an admin must approve "
+            f"This tool is {t.state} on the MCP server '{t.server_name}': an admin must approve "
             "it first.",
-            details={"server": server.name},
+            details={"server": t.server_name},
         )
-    if server.health == "error":
+    if t.health == "error":
         raise HubError(
             "not_available",
-            f"The MCP server '{server.name}' is failing ({server.last_error or 'no detail'}); "
+            f"The MCP server '{t.server_name}' is failing ({t.last_error or 'no detail'}); "
             "its tools are withdrawn until it answers again.",
-            details={"server": server.name},
+            details={"server": t.server_name},
         )
-    if server.health == "needs_auth":
+    if t.health == "needs_auth":
         raise HubError(
             "not_connected",
-            f"The MCP server '{server.name}' needs an admin to authorize the hub again (OAuth: "
-            f"{server.last_error or 'no token'}); its tools wait until then.",
-            details={"server": server.name},
+            f"The MCP server '{t.server_name}' needs an admin to authorize the hub again (OAuth: "
+            f"{t.last_error or 'no token'}); its tools wait until then.",
+            details={"server": t.server_name},
         )
-    pinned = t.approved_definition or t.definition
+    pinned = t.approved_definition
+    if pinned is None:  # approved before pins were kept: the listing is the pin
+        pinned = s.scalar(select(McpTool.definition).where(McpTool.id == t.id)) or {}
     return CallTarget(
-        server_id=server.id,
-        server_name=server.name,
+        server_id=t.server_id,
+        server_name=t.server_name,
         tool_id=t.id,
         remote_name=t.name,
         exposed=t.exposed_name,
         permission=t.permission or t.proposed_permission,
         input_schema=pinned.get("input_schema") or {"type": "object"},
         output_schema=pinned.get("output_schema"),
-        url=server.url,
-        transport=server.resolved_transport or server.transport,
-        credential_id=server.credential_id,
-        auth_type=server.auth_type,
-        auth_header=server.auth_header,
-        protocol=(server.server_info or {}).get("protocol"),
+        url=t.url,
+        transport=t.resolved_transport or t.transport,
+        credential_id=t.credential_id,
+        auth_type=t.auth_type,
+        auth_header=t.auth_header,
+        protocol=(t.server_info or {}).get("protocol"),
     )
 
 

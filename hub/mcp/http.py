@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
@@ -24,6 +24,7 @@ from hub.accounts.auth import authenticate_bearer, bearer_of
 from hub.core.callers import Caller
 from hub.core.errors import HubError
 from hub.core.settings import Settings
+from hub.mcp.direct import DirectCalls
 from hub.mcp.listing import SCOPE_KEY as LISTING_KEY
 from hub.mcp.listing import ListingCache, capturing, probe_of, read_body, replaying, send_kept
 from hub.mcp.server import HubMcp
@@ -72,6 +73,10 @@ class McpEndpoint:
             json_response=True,
             security_settings=security_settings(rt.settings),
         )
+        # A handshake-era tools/call, in this request's task (hub.mcp.direct).
+        self.direct = DirectCalls(
+            self.hub.server, TransportSecurityMiddleware(security_settings(rt.settings))
+        )
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
@@ -109,6 +114,8 @@ class McpEndpoint:
         if scope["method"] == "POST":
             body = await read_body(receive)
             receive = replaying(body, receive)
+            if await self.direct.try_serve(scope, body, receive, send):
+                return
             probe = probe_of(body, scope.get("headers", []))
             if probe is not None:
                 fp = await self._fingerprint(caller.tenant_id)

@@ -152,3 +152,60 @@ def test_an_unknown_tool_name_is_not_echoed(client, tenant):
     name = "sk_live_" + "Z" * 20
     result = call(client, tenant, name, {})
     assert result["isError"] is True and name not in json.dumps(result)
+
+
+# A session id makes the hub leave a request to the SDK's transport (hub.mcp.direct takes only
+# requests without one; a stateless SDK server ignores it), so the same call is answered once
+# by each path.
+SDK_PATH = {"Mcp-Session-Id": "any"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rpc("tools/call", {"name": "no_such_tool", "arguments": {}}),
+        rpc("tools/call", {"name": "send_sms", "arguments": {"to": "+1"}}),
+        rpc("tools/call", {"name": "hub_query", "arguments": {"type": "nothing"}}),
+        rpc("tools/call", {"name": "hub_capabilities", "arguments": {}}),
+        rpc("tools/call", {"arguments": {}}),  # no name: the SDK's params validation
+        rpc("tools/call", {"name": 7}),
+        {"jsonrpc": "2.0", "id": "s-1", "method": "tools/call", "params": {"name": "x"}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call"},  # no params at all
+    ],
+)
+def test_a_tools_call_is_answered_alike_in_the_requests_task_and_by_the_sdk(
+    client, app, tenant, body
+):
+    direct = app.state.mcp.direct
+    before = direct.served
+    mine = post(client, tenant, body)
+    assert direct.served == before + 1, "the hub's own path did not take the request"
+    sdk = post(client, tenant, body, **SDK_PATH)
+    assert direct.served == before + 1, "the SDK's path was not taken"
+    assert (mine.status_code, mine.headers["content-type"]) == (
+        sdk.status_code,
+        sdk.headers["content-type"],
+    )
+    assert mine.json() == sdk.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (rpc("tools/list", {}), {}),
+        (rpc("initialize", {}), {}),
+        ([rpc("tools/call", {"name": "hub_capabilities"})], {}),
+        ({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "x"}}, {}),  # notification
+        (rpc("tools/call", {"name": "hub_capabilities"}), {"MCP-Protocol-Version": "2026-07-28"}),
+        (rpc("tools/call", {"name": "hub_capabilities"}), {"Origin": "https://evil.example"}),
+        (rpc("tools/call", {"name": "hub_capabilities"}), {"Accept": "text/event-stream"}),
+        (rpc("tools/call", {"name": "hub_capabilities"}), {"Content-Type": "text/json"}),
+    ],
+)
+def test_anything_but_a_plain_handshake_era_tools_call_is_left_to_the_sdk(
+    client, app, tenant, body, headers
+):
+    direct = app.state.mcp.direct
+    before = direct.served
+    post(client, tenant, body, **headers)
+    assert direct.served == before

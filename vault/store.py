@@ -26,8 +26,9 @@ from vault.errors import (
 from vault.keyring import KeyRing, add_version, derive_wrapping_key, read_ring
 from vault.models import CREDENTIAL_KINDS, Credential, VaultKey, new_credential_id, utcnow
 
-_SEALED = select(Credential.tenant_id, Credential.ciphertext).where(
-    Credential.id == bindparam("id")
+_credentials = Credential.__table__
+_SEALED = select(_credentials.c.tenant_id, _credentials.c.ciphertext).where(
+    _credentials.c.id == bindparam("id")
 )
 
 RELOAD_INTERVAL = 5.0  # seconds a process may go without noticing another's rotate/retire
@@ -359,8 +360,10 @@ class Vault:
 
     def read(self, s: Session, tenant_id: str, credential_id: str) -> dict[str, str]:
         """Decrypt a credential's fields: the only way plaintext leaves the vault."""
-        # The sealed blob alone: loading the whole row as an object cost more than opening it.
-        row = s.execute(_SEALED, {"id": credential_id}).first()
+        # The sealed blob alone, without the ORM: loading the row as an object cost more
+        # than opening it. Flushed first, so a credential this session wrote is seen.
+        s.flush()
+        row = s.connection().execute(_SEALED, {"id": credential_id}).first()
         if row is None or row.tenant_id != tenant_id:
             raise CredentialNotFound(credential_id)
         version = envelope.blob_version(row.ciphertext)

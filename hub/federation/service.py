@@ -639,37 +639,39 @@ def is_remote_name(name: str) -> bool:
     return "__" in name
 
 
-# Columns, not objects: resolving runs on every remote call, and loading two whole rows
-# (every JSON column decoded) cost more than the rest of the lookup.
+# Columns, not objects, and without the ORM: resolving runs on every remote call, and
+# loading two whole rows (every JSON column decoded) cost more than the rest of the lookup.
+_tools, _servers = table_of(McpTool), table_of(McpServer)
 _RESOLVE = (
     select(
-        McpTool.id,
-        McpTool.name,
-        McpTool.exposed_name,
-        McpTool.state,
-        McpTool.permission,
-        McpTool.proposed_permission,
-        McpTool.approved_definition,
-        McpServer.id.label("server_id"),
-        McpServer.name.label("server_name"),
-        McpServer.health,
-        McpServer.last_error,
-        McpServer.url,
-        McpServer.transport,
-        McpServer.resolved_transport,
-        McpServer.credential_id,
-        McpServer.auth_type,
-        McpServer.auth_header,
-        McpServer.server_info,
+        _tools.c.id,
+        _tools.c.name,
+        _tools.c.exposed_name,
+        _tools.c.state,
+        _tools.c.permission,
+        _tools.c.proposed_permission,
+        _tools.c.approved_definition,
+        _servers.c.id.label("server_id"),
+        _servers.c.name.label("server_name"),
+        _servers.c.health,
+        _servers.c.last_error,
+        _servers.c.url,
+        _servers.c.transport,
+        _servers.c.resolved_transport,
+        _servers.c.credential_id,
+        _servers.c.auth_type,
+        _servers.c.auth_header,
+        _servers.c.server_info,
     )
-    .join(McpServer, McpServer.id == McpTool.server_id)
-    .where(McpTool.tenant_id == bindparam("tenant_id"), McpTool.exposed_name == bindparam("name"))
+    .join(_servers, _servers.c.id == _tools.c.server_id)
+    .where(_tools.c.tenant_id == bindparam("tenant_id"), _tools.c.exposed_name == bindparam("name"))
 )
 
 
 def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
     """The call target of an exposed name, or a refusal that says why it cannot run."""
-    t = s.execute(_RESOLVE, {"tenant_id": tenant_id, "name": name}).first()
+    s.flush()  # a Core read on the session's connection: what this session changed first
+    t = s.connection().execute(_RESOLVE, {"tenant_id": tenant_id, "name": name}).first()
     if t is None:
         raise HubError("not_found", "No tool of that name is offered to this agent.")
     if t.state == "held":

@@ -48,10 +48,10 @@ def _ephemeral_low() -> int:
 def free_run(n: int, host: str = "127.0.0.1") -> int:
     """A port p with p .. p+n-1 all free, below the kernel's ephemeral range.
 
-    For a process given a base port that it counts up from (`hub up --sandbox-port`: the
-    mocks take the next ports). A free run inside the ephemeral range can be taken moments
-    later by any outgoing connection's local port (a flake seen in CI); below it, only a
-    listener could take it."""
+    For a process given a base port that it counts up from (n8n's task broker takes the
+    next port; `hub up --sandbox-port`: the mocks take the next ones). A free run inside the
+    ephemeral range can be taken moments later by any outgoing connection's local port (a
+    flake seen in CI); below it, only a listener could take it."""
     low = max(_ephemeral_low(), 2000)
     for _ in range(200):
         start = random.randrange(max(1024, low - 12000), low - n)
@@ -67,19 +67,7 @@ def free_run(n: int, host: str = "127.0.0.1") -> int:
 
 def free_port_pair(host: str = "127.0.0.1") -> int:
     """A free port whose successor is free too (n8n's task-runner broker uses port+1)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as a:
-            a.bind((host, 0))
-            port = int(a.getsockname()[1])
-            if port >= 65535:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as b:
-                try:
-                    b.bind((host, port + 1))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free pair of adjacent ports found")
+    return free_run(2, host)
 
 
 @dataclass

@@ -64,6 +64,7 @@ class McpEndpoint:
     def __init__(self, rt: Runtime, *, poll_interval: float = 2.0) -> None:
         self.rt = rt
         self.hub = HubMcp(rt, self._caller_of, poll_interval=poll_interval)
+        security = security_settings(rt.settings)
         self.listings = ListingCache()  # tools/list answers as bytes (hub.mcp.listing)
         self.manager = StreamableHTTPSessionManager(
             app=self.hub.server,
@@ -71,12 +72,10 @@ class McpEndpoint:
             # One JSON body per request: the cheapest framing; subscriptions/listen still
             # streams (the SDK always answers it with SSE).
             json_response=True,
-            security_settings=security_settings(rt.settings),
+            security_settings=security,
         )
         # A handshake-era tools/call, in this request's task (hub.mcp.direct).
-        self.direct = DirectCalls(
-            self.hub.server, TransportSecurityMiddleware(security_settings(rt.settings))
-        )
+        self.direct = DirectCalls(self.hub.server, TransportSecurityMiddleware(security))
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:

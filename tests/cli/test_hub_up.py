@@ -22,7 +22,7 @@ from hub.sandbox.vendors import sandbox_port_count
 from tests.e2e.test_calendars import EVENT
 from tests.live_hub import free_port
 from tests.mcp.test_mcp import mcp_http
-from tests.n8n_fixtures import free_run
+from tests.n8n_fixtures import free_port_pair, free_run
 
 
 def start_up(data_dir, ports: tuple[int, int, int]) -> tuple[subprocess.Popen, str]:
@@ -109,9 +109,7 @@ def auth_server_counts(out: str) -> dict[str, int]:
 
 
 def test_hub_up_runs_everything_and_stops_cleanly(tmp_path):
-    # n8n counts up from its port (the task broker), the sandbox from its own (one per
-    # vendor): runs below the ephemeral range, which no outgoing connection can take.
-    ports = (free_port(), free_run(2), free_run(sandbox_port_count()))
+    ports = (free_port(), free_port_pair(), free_run(sandbox_port_count()))
     hub_url = f"http://127.0.0.1:{ports[0]}"
     proc, out = start_up(tmp_path, ports)
     try:

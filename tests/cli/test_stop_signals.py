@@ -17,7 +17,7 @@ import pytest
 from hub.sandbox.vendors import sandbox_port_count
 from tests.cli.test_hub_up import start_up
 from tests.live_hub import free_port
-from tests.n8n_fixtures import free_run
+from tests.n8n_fixtures import free_port_pair, free_run
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -47,9 +47,7 @@ def assert_ports_free(*ports: int) -> None:
 def test_hub_up_stops_every_child_on_sigterm(tmp_path):
     """SIGINT is sent by tests/cli/test_hub_up.py, which checks the same with this helper."""
     sig = signal.SIGTERM
-    # n8n counts up from its port (the task broker), the sandbox from its own (one per
-    # vendor): runs below the ephemeral range, which no outgoing connection can take.
-    ports = (free_port(), free_run(2), free_run(sandbox_port_count()))
+    ports = (free_port(), free_port_pair(), free_run(sandbox_port_count()))
     proc, _ = start_up(tmp_path, ports)
     children = descendants(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in children)

@@ -45,11 +45,9 @@ import uvloop
 from bench.load import free_port, wait_ready
 from bench.stats import percentile
 from hub.core.hop import Hop, NotSent, OutcomeUnknown
+from hub.core.keepalive import CONNECT_TIMEOUT_S, MAX_ANSWER_BYTES
 from hub.n8n.invoke import (
-    CONNECT_TIMEOUT_S,
     KEEPALIVE_S,
-    MAX_ANSWER_BYTES,
-    MAX_IDLE,
     SAFE_PATH,
     WEBHOOK_AUTH_HEADER,
     WebhookInvoker,
@@ -105,7 +103,7 @@ class HttpxInvoker:
                 follow_redirects=False,
                 limits=httpx.Limits(
                     max_connections=None,
-                    max_keepalive_connections=MAX_IDLE,
+                    max_keepalive_connections=64,
                     keepalive_expiry=KEEPALIVE_S,
                 ),
             )

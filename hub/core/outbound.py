@@ -255,7 +255,7 @@ def _check_unparsable(url: str, allow: Allow, resolver: Resolver) -> None:
 
 
 @lru_cache(maxsize=1)
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One TLS context for every outbound client: loading the CA bundle costs milliseconds,
     which a per-call client would pay on every remote tool call."""
     return ssl.create_default_context()
@@ -273,7 +273,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         self.allow = allow
         self.resolver = resolver
         # trust_env=False: an HTTP(S)_PROXY from the environment would connect elsewhere.
-        self._inner = inner or httpx2.AsyncHTTPTransport(trust_env=False, verify=_tls())
+        self._inner = inner or httpx2.AsyncHTTPTransport(trust_env=False, verify=tls_context())
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Check, pin to the resolved address, then send."""

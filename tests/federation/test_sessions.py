@@ -1,22 +1,26 @@
-"""Kept-open sessions to remote MCP servers (hub.federation.sessions), against the tests'
-SDK-built server (it speaks the stateless 2026-07-28 revision): one TCP connection carries
-consecutive calls; a call that timed out after it was sent is not resent and its session is
-dropped; sessions close with the process."""
+"""Kept connections to stateless remote MCP servers (hub.federation.sessions), against the
+tests' SDK-built server (it speaks the 2026-07-28 revision) and a bare endpoint with answers
+the SDK's server does not give: one TCP connection carries consecutive calls; a call that
+timed out after it was sent is not resent and its connection is dropped; a new credential
+gets a new connection; streamed answers, redirects, error statuses and off-schema results
+mean what they mean through the SDK's client; connections close with the process."""
 
 from __future__ import annotations
 
-import asyncio
+import json
+from typing import Any
 
 import anyio
+import mcp_types as types
 import pytest
 
 from hub.core.hop import OutcomeUnknown
 from hub.core.outbound import parse_allow
-from hub.federation.discovery import MODERN, Endpoint
+from hub.federation.discovery import MODERN, Endpoint, RemoteError
 from hub.federation.sessions import Sessions
 from hub.runtime import Runtime
 from tests.conftest import create_tenant_kit
-from tests.federation.servers import Remote
+from tests.federation.servers import Remote, serve
 from tests.federation.test_federation import approve, call, register
 
 
@@ -72,7 +76,7 @@ def test_a_timed_out_call_is_not_resent_and_its_session_is_dropped(
     assert len(set(add_ports)) == 2, "the session of the timed-out call was kept"
 
 
-def test_a_changed_credential_opens_a_new_session_and_closes_the_old(
+def test_a_changed_credential_opens_a_new_connection_and_closes_the_old(
     remote: tuple[Remote, str],
 ) -> None:
     rem, mcp_url = remote
@@ -81,15 +85,115 @@ def test_a_changed_credential_opens_a_new_session_and_closes_the_old(
     new = Endpoint(mcp_url, "streamable_http", allow, {"Authorization": "Bearer b"}, 5.0, MODERN)
     sessions = Sessions()
 
-    async def body() -> list[asyncio.Task[None]]:
+    async def body() -> None:
         await sessions.call("srv", old, "streamable_http", "whoami", {})
-        tasks = [k.task for k in sessions._pool().values() if k.task is not None]
+        await sessions.call("srv", old, "streamable_http", "whoami", {})
+        assert len(sessions) == 1
         await sessions.call("srv", new, "streamable_http", "whoami", {})
-        await asyncio.sleep(0.2)  # the old session's task closes on its own
-        assert len(sessions) == 1 and all(t.done() for t in tasks)
+        assert len(sessions) == 1  # the old credential's connection was closed, not kept
         await sessions.aclose()
-        return tasks
+        assert len(sessions) == 0
 
     anyio.run(body)
     got = [h.get("authorization") for h, (m, _) in zip(rem.headers, rem.peers, strict=True) if m]
-    assert got == ["Bearer a", "Bearer b"]
+    assert got == ["Bearer a", "Bearer a", "Bearer b"]
+    ports = call_ports(rem)
+    assert ports[0] == ports[1] != ports[2], ports
+
+
+def _wire_app(seen: list[tuple[str, int]]) -> Any:
+    """A bare-ASGI stateless MCP endpoint whose answers the SDK's server would not give:
+    an event stream with a notification first, kept open after the answer (/stream); a
+    redirect to it (/moved); HTTP 500 (/broken); a result off its output schema (/off)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        path = scope["path"]
+        seen.append((path, int(scope["client"][1])))
+        rid = json.loads(body)["id"] if body else None
+        result = {
+            "content": [{"type": "text", "text": "done"}],
+            "structuredContent": {"n": 1},
+            "resultType": "complete",
+        }
+        if path == "/moved":
+            loc = [(b"location", b"/stream")]
+            await send({"type": "http.response.start", "status": 307, "headers": loc})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if path == "/broken":
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b"oops"})
+            return
+        if path == "/off":
+            answer = {"jsonrpc": "2.0", "id": rid, "result": {**result, "structuredContent": {}}}
+            ctype = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": ctype})
+            await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+            return
+        ctype = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": ctype})
+        note = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        answer = {"jsonrpc": "2.0", "id": rid, "result": result}
+        text = json.dumps(answer)
+        cut = text.index(", ") + 1  # a two-line data field, split between JSON tokens
+        chunks = [
+            f"event: message\r\ndata: {json.dumps(note)}\r\n\r\n: a comment\r\n\r",
+            f"\nid: 7\nretry: 100\ndata: {text[:cut]}\ndata: ",
+            f"{text[cut:]}\n\n",
+        ]
+        for c in chunks:
+            await send({"type": "http.response.body", "body": c.encode(), "more_body": True})
+        await anyio.sleep(5)  # the stream stays open: the hub must not wait for its end
+
+    return app
+
+
+def test_the_kept_connection_reads_streams_redirects_and_errors_as_the_sdk_client_does() -> None:
+    seen: list[tuple[str, int]] = []
+    allow = parse_allow("127.0.0.0/8")
+    schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
+    with serve(_wire_app(seen)) as base:
+
+        def ep(path: str) -> Endpoint:
+            return Endpoint(base + path, "streamable_http", allow, {}, 5.0, MODERN)
+
+        sessions = Sessions()
+        changed: list[str] = []
+
+        async def body() -> None:
+            for _ in range(2):  # the answer is read at once, though the stream stays open
+                with anyio.fail_after(3):
+                    got = await sessions.call(
+                        "s",
+                        ep("/stream"),
+                        "streamable_http",
+                        "t",
+                        {},
+                        on_list_changed=lambda: changed.append("yes"),
+                        output_schema=schema,
+                    )
+                assert got.structured_content == {"n": 1}
+            assert len(sessions) == 0  # a half-read stream's connection is not kept
+            with pytest.raises(RemoteError) as broken:
+                await sessions.call("b", ep("/broken"), "streamable_http", "t", {})
+            assert broken.value.code == types.INTERNAL_ERROR
+            with pytest.raises(OutcomeUnknown, match="does not match its pinned output schema"):
+                await sessions.call("o", ep("/off"), "streamable_http", "t", {}, None, schema)
+            # A redirect: nothing ran there; the SDK's client follows it within the origin.
+            moved = await sessions.call("m", ep("/moved"), "streamable_http", "t", {})
+            assert moved.structured_content == {"n": 1}
+            await sessions.aclose()
+
+        anyio.run(body)
+    assert changed == ["yes", "yes"]
+    stream_ports = [p for path, p in seen if path == "/stream"]
+    assert len(set(stream_ports[:2])) == 2
+    assert [path for path, _ in seen][-2:] == ["/moved", "/stream"]

@@ -30,6 +30,7 @@ from pathlib import Path
 import anyio
 import httpx
 import httpx2
+import psutil
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -209,7 +210,12 @@ def main() -> None:
             )
             hub_url = f"http://127.0.0.1:{hub_port}"
             wait_ready(hub_url + "/health", timeout=180)
+            hub_proc = psutil.Process(procs[-1].pid)
+            before = hub_proc.cpu_times()
             lat = asyncio.run(calls(hub_url, remote_url, token, n))
+            after = hub_proc.cpu_times()
+            # The hub process's CPU over the calls (30 warm-up calls included), per hub call.
+            cpu_ms = (after.user - before.user + after.system - before.system) * 1000 / (n + 30)
             d, h = stats(lat["direct"]), stats(lat["hub"])
             print(f"\n## remote tool call, {n} interleaved calls each\n")
             print_rows(
@@ -223,6 +229,7 @@ def main() -> None:
                     },
                 ]
             )
+            print(f"\nhub process CPU per hub call: {cpu_ms:.2f} ms")
             ls = lists(hub_url, {"no servers": token, "20 servers x 50 tools": crowd}, n)
             base = stats(ls["no servers"])
             print("\n## tools/list (raw JSON-RPC, keep-alive)\n")

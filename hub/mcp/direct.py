@@ -43,6 +43,8 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from hub.core import afterwards
+
 METHOD = "tools/call"
 # What the SDK's default lifespan yields, which is the hub's Server's: an empty state.
 LIFESPAN_STATE: dict[str, Any] = {}
@@ -107,6 +109,16 @@ class DirectCalls:
             request_id=req.id,
             message_metadata=ServerMessageMetadata(request_context=request, can_send_request=False),
         )
+        # The call's own bookkeeping that can wait (hub.core.afterwards) runs after the send,
+        # and whatever happens to the send (a client gone, a cancelled task).
+        with afterwards.window() as later:
+            try:
+                await self._answer(version, req, dctx, send)
+            finally:
+                await afterwards.run(later)
+        return True
+
+    async def _answer(self, version: str, req: JSONRPCRequest, dctx: _Exchange, send: Send) -> None:
         try:
             result = await serve_one(
                 self.server,
@@ -132,7 +144,6 @@ class DirectCalls:
             }
         )
         await send({"type": "http.response.body", "body": out})
-        return True
 
 
 def _version_if_direct(scope: Scope, size: int) -> str | None:

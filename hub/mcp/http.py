@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from hub.accounts.auth import authenticate_bearer, bearer_of
+from hub.core import afterwards
 from hub.core.callers import Caller
 from hub.core.errors import HubError
 from hub.core.settings import Settings
@@ -124,6 +125,14 @@ class McpEndpoint:
                     return
                 scope[LISTING_KEY] = probe
                 send = capturing(send, probe, self.listings)
+            # A call the SDK serves in this task leaves its run's bookkeeping for after the
+            # answer (hub.core.afterwards); one served by a session's own task does it first.
+            with afterwards.window() as later:
+                try:
+                    await self.manager.handle_request(scope, receive, shaping(send))
+                finally:
+                    await afterwards.run(later)
+            return
         await self.manager.handle_request(scope, receive, shaping(send))
 
     async def _fingerprint(self, tenant_id: str) -> tuple[Any, ...]:

@@ -28,6 +28,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from hub.audit.service import append
+from hub.core import afterwards
 from hub.core.callers import Caller
 from hub.core.calls import CallOutcome, CallRequest, args_fingerprint
 from hub.core.errors import HubError
@@ -205,15 +206,22 @@ def _text_of(result: types.CallToolResult) -> str:
     return " ".join(p for p in parts if p)[:2000] or "the remote tool reported an error"
 
 
-def finish_remote(
-    s: Session,
-    d: RemoteDispatch,
-    result: types.CallToolResult | None,
-    failure: tuple[str, str] | None,
-) -> CallOutcome:
-    """Record the remote answer on the run, count the use, audit; scrub the credential."""
+@dataclass(frozen=True)
+class Settled:
+    """What a remote call came to, as the run records it (scrubbed, capped)."""
+
+    status: str
+    data: dict[str, Any] | None
+    kind: str | None
+    message: str | None
+    duration_ms: float
+
+
+def settle(
+    d: RemoteDispatch, result: types.CallToolResult | None, failure: tuple[str, str] | None
+) -> Settled:
+    """The run's end from the remote answer or failure; the credential scrubbed out."""
     scrub = Scrubber(d.secrets)
-    now = utcnow()
     status, data, kind, message = "failed", None, None, None
     if failure is not None:
         kind, message = failure
@@ -225,36 +233,57 @@ def finish_remote(
         status = "succeeded"
         data = capped(scrub.scrub(result_data(result)))
     duration_ms = round((time.perf_counter() - d.started) * 1000, 2)
+    return Settled(status, data, kind, message, duration_ms)
+
+
+def outcome_of(d: RemoteDispatch, end: Settled) -> CallOutcome:
+    """The agent's answer for a settled run."""
+    if end.status == "succeeded":
+        return CallOutcome("succeeded", d.run_id, data=end.data or {})
+    error = {"kind": end.kind or end.status, "message": end.message or ""}
+    return CallOutcome(end.status, d.run_id, error=error)
+
+
+def finish_remote(s: Session, d: RemoteDispatch, end: Settled) -> None:
+    """Record the run's end, count the use, audit."""
     s.connection().execute(
         _FINISH,
         {
             "run_id": d.run_id,
-            "status": status,
-            "result": data,
-            "error_kind": kind,
-            "error_message": message,
-            "finished_at": now,
-            "duration_ms": duration_ms,
+            "status": end.status,
+            "result": end.data,
+            "error_kind": end.kind,
+            "error_message": end.message,
+            "finished_at": utcnow(),
+            "duration_ms": end.duration_ms,
         },
     )
     federation.note_call(s, d.target)
     if d.list_changed:
         federation.mark_for_refresh(s, d.target.server_id)
+    details: dict[str, Any] = {"ms": end.duration_ms}
+    if end.kind:
+        details["error_kind"] = end.kind
     append(
         s,
         d.tenant_id,
         d.caller.actor,
-        f"tool.{status}",
+        f"tool.{end.status}",
         target=d.target.exposed,
         run_id=d.run_id,
         integration=f"mcp:{d.target.server_name}",
-        success=status == "succeeded",
-        error_message=message,
-        details={"ms": duration_ms, "error_kind": kind} if kind else {"ms": duration_ms},
+        success=end.status == "succeeded",
+        error_message=end.message,
+        details=details,
     )
-    if status == "succeeded":
-        return CallOutcome("succeeded", d.run_id, data=data or {})
-    return CallOutcome(status, d.run_id, error={"kind": kind or status, "message": message or ""})
+
+
+async def _record(path: CallPath, d: RemoteDispatch, end: Settled) -> None:
+    token = run_id_var.set(d.run_id)  # a failure after the answer is logged under its run
+    try:
+        await path.db.writer.run(lambda s: finish_remote(s, d, end))
+    finally:
+        run_id_var.reset(token)
 
 
 async def _fresh_token(path: CallPath, d: RemoteDispatch) -> tuple[discovery.Endpoint, list[str]]:
@@ -267,7 +296,7 @@ async def _fresh_token(path: CallPath, d: RemoteDispatch) -> tuple[discovery.End
 
 
 async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> CallOutcome:
-    """Prepare (DB), call the remote tool with the SDK client, finish (DB)."""
+    """Prepare (DB), call the remote tool, finish (DB, after the answer where it can)."""
     prepared = await path.db.writer.run(lambda s: prepare_remote(s, path, caller, req))
     if isinstance(prepared, CallOutcome):
         return prepared
@@ -314,7 +343,11 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
             failure = ("remote_tool_error", f"The MCP server refused the call: {exc.message}")
         except HubError as exc:  # the OAuth grant is gone or its AS is down: nothing sent
             failure = (exc.kind, f"{exc.message} Nothing was sent.")
-        outcome = await path.db.writer.run(lambda s: finish_remote(s, d, result, failure))
+        end = settle(d, result, failure)
+        # The run's end is written after the agent has its answer where the edge allows it
+        # (hub.core.afterwards), else now.
+        await afterwards.later(lambda: _record(path, d, end))
+        outcome = outcome_of(d, end)
         log.info(
             "remote tool call",
             extra={

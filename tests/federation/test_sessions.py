@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import anyio
+import httpx
 import mcp_types as types
 import pytest
 
@@ -21,7 +22,7 @@ from hub.federation.sessions import Sessions
 from hub.runtime import Runtime
 from tests.conftest import create_tenant_kit
 from tests.federation.servers import Remote, serve
-from tests.federation.test_federation import approve, call, register
+from tests.federation.test_federation import approve, call, mcp, register
 
 
 def call_ports(rem: Remote) -> list[int]:
@@ -197,3 +198,41 @@ def test_the_kept_connection_reads_streams_redirects_and_errors_as_the_sdk_clien
     stream_ports = [p for path, p in seen if path == "/stream"]
     assert len(set(stream_ports[:2])) == 2
     assert [path for path, _ in seen][-2:] == ["/moved", "/stream"]
+
+
+def test_a_runs_end_is_recorded_by_the_time_its_answer_can_be_read(
+    hub_url: str, hub_runtime: Runtime, remote: tuple[Remote, str]
+) -> None:
+    """The run's end is written after the answer is sent (hub.core.afterwards), before the
+    hub serves anything else: a read right after the answer sees it, on every MCP path."""
+    _, mcp_url = remote
+    t = create_tenant_kit(hub_runtime, "ended")
+    sid = register(hub_url, t, name="ended", url=mcp_url).json()["id"]
+    approve(hub_url, t, sid, "add")
+    headers = {
+        "Authorization": f"Bearer {t.agent}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    run_ids = []
+    for i in range(3):  # one JSON-RPC POST with no session: the endpoint's direct path
+        body = {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "tools/call",
+            "params": {"name": "ended__add", "arguments": {"a": i, "b": 1}},
+        }
+        r = httpx.post(f"{hub_url}/mcp", json=body, headers=headers)
+        run_ids.append(r.json()["result"]["structuredContent"]["run_id"])
+    for mode in ("legacy", MODERN):  # the SDK's own paths (a session; stateless)
+
+        async def go(mode: str = mode) -> types.CallToolResult:
+            async with mcp(hub_url, t.agent, mode) as c:
+                return await c.call_tool("ended__add", {"a": 5, "b": 1})
+
+        run_ids.append(anyio.run(go).structured_content["run_id"])
+    for run_id in run_ids:
+        run = httpx.get(f"{hub_url}/api/runs/{run_id}", headers=t.h("admin")).json()
+        assert run["status"] == "succeeded", run
+        audit = httpx.get(f"{hub_url}/api/audit?run_id={run_id}", headers=t.h("admin")).json()
+        assert {"tool.called", "tool.succeeded"} <= {e["action"] for e in audit["data"]}

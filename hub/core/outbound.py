@@ -81,6 +81,7 @@ class Allow:
         return ip is not None and any(ip in n for n in self.networks if n.version == ip.version)
 
 
+@lru_cache(maxsize=64)  # read on every remote call; an Allow is immutable
 def parse_allow(text: str | None) -> Allow:
     """HUB_OUTBOUND_ALLOW: comma-separated host names, addresses or CIDRs."""
     hosts: set[str] = set()

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.service import record
+from hub.core import caches
 from hub.core.errors import HubError, not_found
 from hub.core.outbound import Allow, check_url
 from hub.db.base import table_of, utcnow
@@ -650,7 +651,7 @@ _RESOLVE = (
         _tools.c.state,
         _tools.c.permission,
         _tools.c.proposed_permission,
-        _tools.c.approved_definition,
+        _tools.c.approved_hash,
         _servers.c.id.label("server_id"),
         _servers.c.name.label("server_name"),
         _servers.c.health,
@@ -704,9 +705,7 @@ def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
             f"{t.last_error or 'no token'}); its tools wait until then.",
             details={"server": t.server_name},
         )
-    pinned = t.approved_definition
-    if pinned is None:  # approved before pins were kept: the listing is the pin
-        pinned = s.scalar(select(McpTool.definition).where(McpTool.id == t.id)) or {}
+    pinned = _pinned(s, t.id, t.approved_hash)
     return CallTarget(
         server_id=t.server_id,
         server_name=t.server_name,
@@ -723,6 +722,28 @@ def resolve(s: Session, tenant_id: str, name: str) -> CallTarget:
         auth_header=t.auth_header,
         protocol=(t.server_info or {}).get("protocol"),
     )
+
+
+# Pinned definitions by their hash: content-addressed, so never stale. The same dicts every
+# call also let the argument and result validators find theirs by identity.
+_PINS: dict[str, dict[str, Any]] = {}
+caches.register(_PINS.clear)
+
+
+def _pinned(s: Session, tool_id: str, approved_hash: str | None) -> dict[str, Any]:
+    """The tool's pinned definition (its listing, for tools approved before pins were kept)."""
+    hit = _PINS.get(approved_hash) if approved_hash else None
+    if hit is not None:
+        return hit
+    row = s.execute(
+        select(McpTool.approved_definition, McpTool.definition).where(McpTool.id == tool_id)
+    ).first()
+    pinned = (row.approved_definition or row.definition or {}) if row is not None else {}
+    if approved_hash and row is not None and row.approved_definition is not None:
+        if len(_PINS) > 4096:
+            _PINS.clear()
+        _PINS[approved_hash] = pinned
+    return pinned
 
 
 def note_call(s: Session, target: CallTarget) -> None:

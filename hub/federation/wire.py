@@ -31,6 +31,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from hub import __version__
+from hub.core import caches
 from hub.core.hop import OutcomeUnknown
 from hub.core.keepalive import Answer
 from hub.core.outbound import Target
@@ -233,6 +234,25 @@ def _validator(schema_json: str) -> Validator:
     return validator
 
 
+# Validators by schema object: a pinned schema is the same dict call after call
+# (hub.federation.service keeps pins by hash), and serialising it to find its validator
+# cost more than validating. Holding the dict keeps its id from being reused.
+_by_object: dict[int, tuple[dict[str, Any], Validator]] = {}
+caches.register(_by_object.clear)
+caches.register(_validator.cache_clear)
+
+
+def _validator_of(schema: dict[str, Any]) -> Validator:
+    hit = _by_object.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_by_object) > 512:
+        _by_object.clear()
+    v = _validator(json.dumps(schema, sort_keys=True))
+    _by_object[id(schema)] = (schema, v)
+    return v
+
+
 def check_output(name: str, schema: dict[str, Any] | None, result: types.CallToolResult) -> None:
     """A successful result must match the tool's pinned output schema (as the SDK's client
     checks); a mismatch is OutcomeUnknown: the tool ran, but its answer cannot be used."""
@@ -243,7 +263,7 @@ def check_output(name: str, schema: dict[str, Any] | None, result: types.CallToo
             f"the tool {name} has an output schema but its result has no structured content"
         )
     try:
-        validator = _validator(json.dumps(schema, sort_keys=True))
+        validator = _validator_of(schema)
         error = schema_errors.best_match(validator.iter_errors(result.structured_content))
     except (schema_errors.SchemaError, Unresolvable) as exc:
         raise OutcomeUnknown(f"the pinned output schema of {name} is not usable ({exc})") from None

@@ -54,6 +54,7 @@ MAX_RESULT_BYTES = 256 * 1024
 REMOTE_NOTHING_SENT = ("vendor_unavailable", "not_connected")
 
 _runs = table_of(Run)
+_START = _runs.insert()
 # Built once (building it cost as much as running it).
 _FINISH = (
     _runs.update()
@@ -124,7 +125,7 @@ def prepare_remote(
     if retry_of is None:
         run_id = new_id("run")
         db.execute(
-            _runs.insert(),
+            _START,
             {
                 "id": run_id,
                 "tenant_id": caller.tenant_id,

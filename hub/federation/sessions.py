@@ -100,7 +100,7 @@ class Sessions:
         """Call one remote tool on a kept connection (opened when needed); the outcomes are
         discovery.call's: NotSent, OutcomeUnknown, RemoteError or a result."""
         pool = self._pool(server_id, ep)
-        if not pool.redirected and wire.writable(ep.headers, name):
+        if not pool.redirected and wire.writable(ep.url, ep.headers, name):
             try:
                 return await self._post(pool, ep, name, arguments, on_list_changed, output_schema)
             except wire.Redirected:

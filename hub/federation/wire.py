@@ -42,6 +42,7 @@ CLIENT_INFO = {"name": "integration-hub", "version": __version__}
 # ASCII (and spaces); anything else goes through the SDK's client, which refuses it itself.
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_URL = re.compile(r"https?://[\x21-\x7e]+", re.IGNORECASE)
 _LINE = re.compile(rb"\r\n|\r|\n")
 # JSON-RPC codes the SDK's client uses for what it makes of an HTTP answer.
 _LOST = (types.REQUEST_TIMEOUT, types.CONNECTION_CLOSED)
@@ -51,10 +52,16 @@ class Redirected(Exception):
     """The server answered with a redirect: the SDK's client decides whether to follow it."""
 
 
-def writable(headers: dict[str, str], tool: str) -> bool:
-    """Whether these credential headers and this tool name can be written as they are."""
-    return bool(_HEADER_VALUE.fullmatch(tool)) and all(
-        _HEADER_NAME.fullmatch(k) and _HEADER_VALUE.fullmatch(v) for k, v in headers.items()
+def writable(url: str, headers: dict[str, str], tool: str) -> bool:
+    """Whether this URL, these credential headers and this tool name can be written into a
+    request as they are (visible ASCII; an international name or path goes through the
+    SDK's client, which encodes it)."""
+    return (
+        bool(_URL.fullmatch(url))
+        and bool(_HEADER_VALUE.fullmatch(tool))
+        and all(
+            _HEADER_NAME.fullmatch(k) and _HEADER_VALUE.fullmatch(v) for k, v in headers.items()
+        )
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from hub.core.hop import OutcomeUnknown
 from hub.core.outbound import parse_allow
+from hub.federation import wire
 from hub.federation.discovery import MODERN, Endpoint, RemoteError
 from hub.federation.sessions import Sessions
 from hub.runtime import Runtime
@@ -236,3 +237,16 @@ def test_a_runs_end_is_recorded_by_the_time_its_answer_can_be_read(
         assert run["status"] == "succeeded", run
         audit = httpx.get(f"{hub_url}/api/audit?run_id={run_id}", headers=t.h("admin")).json()
         assert {"tool.called", "tool.succeeded"} <= {e["action"] for e in audit["data"]}
+
+
+def test_only_what_can_be_written_as_it_is_goes_on_the_kept_connection() -> None:
+    ok = "http://127.0.0.1:8000/mcp?x=1"
+    assert wire.writable(ok, {"Authorization": "Bearer abc"}, "add")
+    # Anything that could split a request line or header, or needs encoding, goes through
+    # the SDK's client (which refuses or encodes it) instead of being written by hand.
+    assert not wire.writable("http://127.0.0.1/mcp\r\nX-Evil: 1", {}, "add")
+    assert not wire.writable("http://127.0.0.1/m cp", {}, "add")
+    assert not wire.writable("http://bücher.example/mcp", {}, "add")
+    assert not wire.writable(ok, {"Authorization": "Bearer a\r\nX-Evil: 1"}, "add")
+    assert not wire.writable(ok, {"Bad Name": "v"}, "add")
+    assert not wire.writable(ok, {}, "add\nX-Evil: 1")

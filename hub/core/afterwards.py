@@ -7,11 +7,13 @@ hub.mcp.direct) opens a `window()`; the call path hands the write to `later()`, 
 runs it right after its last send, in the same task. An edge that opens no window gets the
 write done before it answers, as before.
 
-Nothing waits long: the write starts before the task yields to any other request (so no
-other request of this process can see the run unfinished, and a retry with the same
-idempotency key queues behind it on the database writer). A crash between the answer and
-the write leaves the run 'sent', which the hub marks outcome_unknown when it starts, as it
-does for a crash during the hop.
+The call path defers only a write the database writer would run inline (SQLite, one call
+in flight): it is done before the task yields to any other request, so no later request of
+this process can see the run unfinished. Through the writer's thread (PostgreSQL, several
+calls in flight) a read after the answer could race the write, so there the run's end is
+written before the answer, as before. A crash between the answer and the write leaves the
+run 'sent', which the hub marks outcome_unknown when it starts, as for a crash during the
+hop.
 """
 
 from __future__ import annotations

@@ -71,6 +71,11 @@ class Writer:
         finally:
             self._callers -= 1
 
+    def inline_ready(self) -> bool:
+        """Whether a job handed to run() now would run inline (SQLite, at most one call in
+        flight, nothing queued): done before the event loop serves anything else."""
+        return self.inline and self._callers <= 1 and self._q.empty()
+
     def submit(self, job: Callable[[Session], T]) -> Future[T]:
         """Queue a job for the thread; the future resolves once its transaction committed."""
         self._ensure_started()

@@ -345,9 +345,13 @@ async def execute_remote(path: CallPath, caller: Caller, req: CallRequest) -> Ca
         except HubError as exc:  # the OAuth grant is gone or its AS is down: nothing sent
             failure = (exc.kind, f"{exc.message} Nothing was sent.")
         end = settle(d, result, failure)
-        # The run's end is written after the agent has its answer where the edge allows it
-        # (hub.core.afterwards), else now.
-        await afterwards.later(lambda: _record(path, d, end))
+        record = lambda: _record(path, d, end)  # noqa: E731
+        if path.db.writer.inline_ready():
+            # Written inline right after the answer where the edge allows it
+            # (hub.core.afterwards): before this process serves anything else.
+            await afterwards.later(record)
+        else:  # through the writer's thread: a read after the answer could race it
+            await record()
         outcome = outcome_of(d, end)
         log.info(
             "remote tool call",

@@ -7,6 +7,7 @@ mean what they mean through the SDK's client; connections close with the process
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -250,3 +251,24 @@ def test_only_what_can_be_written_as_it_is_goes_on_the_kept_connection() -> None
     assert not wire.writable(ok, {"Authorization": "Bearer a\r\nX-Evil: 1"}, "add")
     assert not wire.writable(ok, {"Bad Name": "v"}, "add")
     assert not wire.writable(ok, {}, "add\nX-Evil: 1")
+
+
+def test_concurrent_calls_each_get_their_own_answer(remote: tuple[Remote, str]) -> None:
+    rem, mcp_url = remote
+    ep = Endpoint(mcp_url, "streamable_http", parse_allow("127.0.0.0/8"), {}, 10.0, MODERN)
+    sessions = Sessions()
+
+    async def body() -> list[Any]:
+        async def one(i: int) -> Any:
+            r = await sessions.call("srv", ep, "streamable_http", "add", {"a": i, "b": 1000})
+            return r.structured_content
+
+        got = await asyncio.gather(*(one(i) for i in range(12)))
+        kept = len(sessions)
+        await sessions.aclose()
+        return [got, kept]
+
+    got, kept = anyio.run(body)
+    assert got == [{"sum": i + 1000} for i in range(12)]
+    assert 1 <= kept <= 12  # the connections the burst opened, kept for the next calls
+    assert len(set(call_ports(rem))) == kept

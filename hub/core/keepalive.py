@@ -112,6 +112,18 @@ class Connection(asyncio.Protocol):
         self.transport.write(data)
         return self._waiter
 
+    async def exchange(
+        self, data: bytes, timeout_s: float, feed_for: FeedFor | None = None
+    ) -> Answer:
+        """Send one request and wait for its answer; on any failure (TimeoutError, Lost, a
+        cancellation) the connection is closed, since its state is unknown."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self.request(data, feed_for)
+        except BaseException:
+            self.close()
+            raise
+
     def close(self) -> None:
         """Close the connection."""
         self.closed = True

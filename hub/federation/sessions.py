@@ -118,7 +118,8 @@ class Sessions:
         on_list_changed: Callable[[], None] | None,
         output_schema: dict[str, Any] | None,
     ) -> types.CallToolResult:
-        deadline = asyncio.get_running_loop().time() + ep.timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ep.timeout_s
         conn = pool.idle.take() or await self._open(pool, ep)
         assert pool.target is not None
         pool.next_id += 1
@@ -126,19 +127,13 @@ class Sessions:
         data = wire.request(pool.target, ep.url, ep.headers, name, arguments, rid)
         held, pick = wire.feed_for(rid)
         try:
-            async with asyncio.timeout_at(deadline):
-                answer = await conn.request(data, pick)
+            answer = await conn.exchange(data, deadline - loop.time(), pick)
         except TimeoutError:
-            conn.close()
             raise OutcomeUnknown(
                 f"the MCP server did not answer within {ep.timeout_s:g} s after the call was sent"
             ) from None
         except Lost as exc:
-            conn.close()
             raise OutcomeUnknown(f"the call was sent but no answer came ({exc})") from None
-        except BaseException:
-            conn.close()  # cancelled mid-call: the connection's state is unknown
-            raise
         pool.idle.put(conn, answer.keep_alive)
         feed = held[0] if held else None
         if feed is not None and feed.list_changed and on_list_changed is not None:

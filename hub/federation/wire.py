@@ -241,23 +241,12 @@ def _validator(schema_json: str) -> Validator:
     return validator
 
 
-# Validators by schema object: a pinned schema is the same dict call after call
-# (hub.federation.service keeps pins by hash), and serialising it to find its validator
-# cost more than validating. Holding the dict keeps its id from being reused.
-_by_object: dict[int, tuple[dict[str, Any], Validator]] = {}
-caches.register(_by_object.clear)
 caches.register(_validator.cache_clear)
-
-
-def _validator_of(schema: dict[str, Any]) -> Validator:
-    hit = _by_object.get(id(schema))
-    if hit is not None and hit[0] is schema:
-        return hit[1]
-    if len(_by_object) > 512:
-        _by_object.clear()
-    v = _validator(json.dumps(schema, sort_keys=True))
-    _by_object[id(schema)] = (schema, v)
-    return v
+# Validators by schema object: a pinned schema is the same dict call after call
+# (hub.federation.service keeps pins by hash).
+_validator_of = caches.ByObject(
+    lambda schema: _validator(json.dumps(schema, sort_keys=True)), 512
+).get
 
 
 def check_output(name: str, schema: dict[str, Any] | None, result: types.CallToolResult) -> None:

@@ -11,7 +11,6 @@ reached n8n (a retry may run the call again), OutcomeUnknown once it may have (n
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import ssl
@@ -64,17 +63,11 @@ class WebhookInvoker:
         ).encode("latin-1") + payload
         conn = self._idle.take() or await self._connect()
         try:
-            async with asyncio.timeout(timeout_s or self.timeout_s):
-                got = await conn.request(data)
+            got = await conn.exchange(data, timeout_s or self.timeout_s)
         except TimeoutError:
-            conn.close()
             raise OutcomeUnknown("no answer from n8n (timed out)") from None
         except Lost as exc:
-            conn.close()
             raise OutcomeUnknown(f"no answer from n8n ({exc})") from None
-        except BaseException:
-            conn.close()  # cancelled mid-request: the connection's state is unknown
-            raise
         self._idle.put(conn, got.keep_alive)
         return answer(got.status, got.body, path)
 

@@ -18,23 +18,9 @@ def _validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
 
 
-# Validators by schema object: the call path validates against the same few registry dicts,
-# and serialising one to find its cached validator costs more than validating.
-_by_object: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
-caches.register(_by_object.clear)
 caches.register(_validator.cache_clear)
-
-
-def _validator_for(schema: dict[str, Any]) -> Draft202012Validator:
-    hit = _by_object.get(id(schema))
-    if hit is not None and hit[0] is schema:
-        return hit[1]
-    if len(_by_object) > 1024:
-        _by_object.clear()
-    v = _validator(schema_key(schema))
-    # Holding the dict keeps its id from being reused by another object.
-    _by_object[id(schema)] = (schema, v)
-    return v
+# Validators by schema object: the call path validates against the same few registry dicts.
+_validator_for = caches.ByObject(lambda schema: _validator(schema_key(schema))).get
 
 
 def schema_key(schema: dict[str, Any]) -> str:

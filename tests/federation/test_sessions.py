@@ -270,5 +270,5 @@ def test_concurrent_calls_each_get_their_own_answer(remote: tuple[Remote, str]) 
 
     got, kept = anyio.run(body)
     assert got == [{"sum": i + 1000} for i in range(12)]
-    assert 1 <= kept <= 12  # the connections the burst opened, kept for the next calls
+    assert 0 < kept <= 12  # the connections the burst opened, kept for the next calls
     assert len(set(call_ports(rem))) == kept
